@@ -1,0 +1,295 @@
+// Command bench measures stampede's load engine side by side with vegeta's
+// CLI (and wrk when installed) against one trivial loopback HTTP server, in
+// one run, so the figures compare on the same noisy machine:
+//
+//	go run ./bench -rate 6000/s -duration 20s
+//
+// For each tool it reports requests sent, achieved rate, CPU time per
+// request (user+system of the tool's process, from rusage) and peak RSS.
+// With -flat it also runs stampede for 1 and 10 minutes and compares peak
+// RSS, to show memory stays flat with the run's length.
+//
+// It only ever sends traffic to the server it starts on 127.0.0.1, and each
+// tool runs for a bounded duration.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	rate     string
+	duration time.Duration
+	vegeta   string
+	flat     bool
+	keep     bool
+}
+
+// measurement is one tool's run.
+type measurement struct {
+	tool     string
+	requests int
+	elapsed  time.Duration
+	cpu      time.Duration
+	maxRSS   int64 // bytes
+	note     string
+}
+
+func run() error {
+	var c config
+	flag.StringVar(&c.rate, "rate", "6000/s", "arrival rate")
+	flag.DurationVar(&c.duration, "duration", 20*time.Second, "length of each tool's run")
+	flag.StringVar(&c.vegeta, "vegeta", "", "vegeta binary (default: installed with go install github.com/tsenart/vegeta/v12@v12.13.0 into a temporary folder)")
+	flag.BoolVar(&c.flat, "flat", false, "also compare stampede's peak RSS over 1-minute and 10-minute runs")
+	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
+	flag.Parse()
+	if c.duration <= 0 || c.duration > 15*time.Minute {
+		return fmt.Errorf("-duration %s: want a positive duration up to 15m", c.duration)
+	}
+	perSecond, err := parsePerSecond(c.rate)
+	if err != nil {
+		return err
+	}
+
+	work, err := os.MkdirTemp("", "stampede-bench-")
+	if err != nil {
+		return err
+	}
+	if !c.keep {
+		defer os.RemoveAll(work)
+	}
+	stampede := filepath.Join(work, "stampede")
+	if err := sh("go", "build", "-o", stampede, "./cmd/stampede"); err != nil {
+		return fmt.Errorf("building stampede: %w", err)
+	}
+	if c.vegeta == "" {
+		c.vegeta = filepath.Join(work, "bin", "vegeta")
+		if err := shEnv([]string{"GOBIN=" + filepath.Join(work, "bin")}, "go", "install", "github.com/tsenart/vegeta/v12@v12.13.0"); err != nil {
+			return fmt.Errorf("installing vegeta: %w", err)
+		}
+	}
+
+	srv, url, err := startTarget()
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	fmt.Printf("target %s, rate %s, %s per tool, %d cores\n\n", url, c.rate, c.duration, runtime.NumCPU())
+
+	var ms []measurement
+	m, err := runStampede(stampede, work, url, c.rate, c.duration)
+	if err != nil {
+		return err
+	}
+	ms = append(ms, m)
+	if m, err = runVegeta(c.vegeta, work, url, perSecond, c.duration); err != nil {
+		return err
+	}
+	ms = append(ms, m)
+	if wrk, err := exec.LookPath("wrk"); err == nil {
+		if m, err = runWrk(wrk, url, c.duration); err != nil {
+			return err
+		}
+		ms = append(ms, m)
+	} else {
+		fmt.Println("wrk not installed (apt-get install wrk): skipped")
+	}
+	report(os.Stdout, ms, perSecond, c.duration)
+
+	if c.flat {
+		fmt.Println("\nmemory over run length (stampede):")
+		var flat []measurement
+		for _, d := range []time.Duration{time.Minute, 10 * time.Minute} {
+			m, err := runStampede(stampede, work, url, c.rate, d)
+			if err != nil {
+				return err
+			}
+			m.tool = "stampede " + d.String()
+			flat = append(flat, m)
+		}
+		report(os.Stdout, flat, perSecond, 0)
+	}
+	return nil
+}
+
+// startTarget serves a tiny fixed response on a loopback port.
+func startTarget() (*http.Server, string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", err
+	}
+	body := []byte(`{"ok":true}`)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	})}
+	go srv.Serve(ln)
+	return srv, "http://" + ln.Addr().String() + "/", nil
+}
+
+func runStampede(bin, work, url, rate string, d time.Duration) (measurement, error) {
+	out := filepath.Join(work, "run-"+d.String())
+	cmd := exec.Command(bin, "run", "--url", url, "--rate", rate, "--duration", d.String(),
+		"--out", out, "--quiet", "--format", "json")
+	m, stdout, err := measure("stampede", cmd)
+	if err != nil {
+		return m, err
+	}
+	m.requests = jsonInt(stdout, `"requests":`)
+	return m, nil
+}
+
+func runVegeta(bin, work, url string, perSecond float64, d time.Duration) (measurement, error) {
+	results := filepath.Join(work, "vegeta.bin")
+	cmd := exec.Command(bin, "attack", "-rate", strconv.FormatFloat(perSecond, 'f', -1, 64)+"/1s",
+		"-duration", d.String(), "-output", results)
+	cmd.Stdin = strings.NewReader("GET " + url + "\n")
+	m, _, err := measure("vegeta 12.13.0", cmd)
+	if err != nil {
+		return m, err
+	}
+	rep, err := exec.Command(bin, "report", "-type", "json", results).Output()
+	if err != nil {
+		return m, fmt.Errorf("vegeta report: %w", err)
+	}
+	m.requests = jsonInt(string(rep), `"requests":`)
+	return m, nil
+}
+
+func runWrk(bin, url string, d time.Duration) (measurement, error) {
+	cmd := exec.Command(bin, "-t1", "-c16", "-d", strconv.Itoa(int(d.Seconds()))+"s", url)
+	m, stdout, err := measure("wrk (closed loop, max rate)", cmd)
+	if err != nil {
+		return m, err
+	}
+	for _, line := range strings.Split(stdout, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[1] == "requests" {
+			m.requests, _ = strconv.Atoi(f[0])
+		}
+	}
+	m.note = "not paced: sends as fast as it can"
+	return m, nil
+}
+
+// measure runs cmd to its end and reads its CPU time and peak RSS.
+func measure(tool string, cmd *exec.Cmd) (measurement, string, error) {
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	m := measurement{tool: tool, elapsed: time.Since(start)}
+	if err != nil {
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 3 { // 3: a gate failed, still a run
+			return m, "", fmt.Errorf("%s: %w: %s", tool, err, lastLine(stderr.String()))
+		}
+	}
+	st := cmd.ProcessState
+	m.cpu = st.UserTime() + st.SystemTime()
+	if ru, ok := st.SysUsage().(*syscall.Rusage); ok {
+		m.maxRSS = ru.Maxrss * 1024
+	}
+	return m, stdout.String(), nil
+}
+
+func report(w io.Writer, ms []measurement, perSecond float64, d time.Duration) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "tool\trequests\tachieved/s\tvs offered\tCPU µs/request\tpeak RSS MB\tnote")
+	for _, m := range ms {
+		achieved := float64(m.requests) / m.elapsed.Seconds()
+		vs := "-"
+		if d > 0 && perSecond > 0 && !strings.HasPrefix(m.tool, "wrk") {
+			vs = fmt.Sprintf("%+.2f%%", (float64(m.requests)/(perSecond*d.Seconds())-1)*100)
+		}
+		cpu := 0.0
+		if m.requests > 0 {
+			cpu = float64(m.cpu.Microseconds()) / float64(m.requests)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%.0f\t%s\t%.1f\t%.1f\t%s\n", m.tool, m.requests, achieved, vs, cpu,
+			float64(m.maxRSS)/(1<<20), m.note)
+	}
+	tw.Flush()
+}
+
+func parsePerSecond(rate string) (float64, error) {
+	n, unit, ok := strings.Cut(rate, "/")
+	f, err := strconv.ParseFloat(n, 64)
+	if !ok || err != nil || f <= 0 {
+		return 0, fmt.Errorf("-rate %q: want N/s or N/m", rate)
+	}
+	switch unit {
+	case "s":
+		return f, nil
+	case "m":
+		return f / 60, nil
+	}
+	return 0, fmt.Errorf("-rate %q: want N/s or N/m", rate)
+}
+
+// jsonInt finds the first integer after key in a JSON text, which is all the
+// harness needs from the tools' summaries.
+func jsonInt(s, key string) int {
+	i := strings.Index(s, key)
+	if i < 0 {
+		return 0
+	}
+	s = strings.TrimLeft(s[i+len(key):], " ")
+	j := strings.IndexFunc(s, func(r rune) bool { return r < '0' || r > '9' })
+	if j < 0 {
+		j = len(s)
+	}
+	n, _ := strconv.Atoi(s[:j])
+	return n
+}
+
+func sh(name string, args ...string) error { return shEnv(nil, name, args...) }
+
+func shEnv(env []string, name string, args ...string) error {
+	cmd := exec.CommandContext(context.Background(), name, args...)
+	cmd.Dir = repoRoot()
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	return cmd.Run()
+}
+
+// repoRoot is the module root, where the harness is run from.
+func repoRoot() string {
+	wd, _ := os.Getwd()
+	for d := wd; d != "/"; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			return d
+		}
+	}
+	return wd
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

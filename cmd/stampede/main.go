@@ -1,0 +1,60 @@
+// Command stampede replays a launch-day stampede against an enrollment stack,
+// finds where it saturates and how it fails, and runs the bank mocks and the
+// reference stack to replay against. See the README for the commands and the
+// exit codes.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := interruptible()
+	err := execute(ctx, &state{
+		args:     os.Args[1:],
+		stdout:   os.Stdout,
+		stderr:   os.Stderr,
+		terminal: isTerminal(os.Stdout),
+	})
+	stop()
+	code := exitCode(err)
+	if err != nil && code != exitInterrupted {
+		fmt.Fprintln(os.Stderr, "stampede:", err)
+	}
+	os.Exit(code)
+}
+
+// interruptible returns a context cancelled by the first SIGINT or SIGTERM,
+// so a run can stop cleanly; a second signal exits at once with code 130,
+// leaving the results file as it was last flushed (at most a second old).
+func interruptible() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-ctx.Done():
+			return
+		}
+		select {
+		case <-sig:
+			fmt.Fprintln(os.Stderr, "stampede: second interrupt, exiting now")
+			os.Exit(exitInterrupted)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { signal.Stop(sig); cancel() }
+}
+
+// isTerminal reports whether f is a character device (a terminal), where
+// live progress redraws one line instead of printing a line every few seconds.
+func isTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// cli runs the command line in-process and returns its exit code and output.
+func cli(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	err := execute(context.Background(), &state{args: args, stdout: &stdout, stderr: &stderr})
+	if err != nil {
+		stderr.WriteString("stampede: " + err.Error() + "\n")
+	}
+	return exitCode(err), stdout.String(), stderr.String()
+}
+
+func okServer(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestBadInputExitsTwoWithOneLine(t *testing.T) {
+	srv := okServer(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("name: x\nprofile:\n  - hold: {rate: 10, duration: 1s}\n"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want string // in the error line
+	}{
+		{"unknown flag", []string{"run", "--nope"}, "--nope"},
+		{"unknown scenario", []string{"run", "no-such-scenario"}, "no-such-scenario"},
+		{"url without rate", []string{"run", "--url", srv.URL, "--duration", "1s"}, "--rate"},
+		{"rate without unit", []string{"run", "--url", srv.URL, "--rate", "100", "--duration", "1s"}, "100"},
+		{"zero duration", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "0s"}, "--duration"},
+		{"bad format", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s", "--format", "xml"}, "--format"},
+		{"bad shard", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s", "--shard", "3/2"}, "--shard"},
+		{"unreachable target", []string{"run", "--url", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--out", dir}, "127.0.0.1:1"},
+		{"invalid scenario file", []string{"run", bad}, "bad.yaml:3"},
+		{"extra argument", []string{"version", "x"}, "version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tt.args...)
+			if code != exitBadInput {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Fatalf("stderr %q does not name %q", stderr, tt.want)
+			}
+			if strings.Contains(stderr, "goroutine ") || strings.Contains(stderr, "panic") {
+				t.Fatalf("stack trace on bad input: %s", stderr)
+			}
+		})
+	}
+}
+
+func TestQuickRunPrintsSummaryJSON(t *testing.T) {
+	srv := okServer(t)
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := cli(t, "run", "--url", srv.URL+"/x", "--rate", "50/s", "--duration", "1s",
+		"--out", out, "--format", "json", "--quiet")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s reports.Summary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("stdout is not summary JSON: %v\n%s", err, stdout)
+	}
+	if s.Requests != 50 || s.Source != "replay" || s.SuccessRatio != 1 {
+		t.Fatalf("summary: %+v", s)
+	}
+	onDisk, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil || !bytes.Contains(onDisk, []byte(`"requests": 50`)) {
+		t.Fatalf("summary.json: %v\n%s", err, onDisk)
+	}
+}
+
+func TestFailedGateExitsThree(t *testing.T) {
+	srv := okServer(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "gated.yaml")
+	src := "name: gated\ntarget: " + srv.URL + "\nprofile:\n  - hold: {rate: 20/s, duration: 1s}\n" +
+		"journeys:\n  - name: j\n    weight: 1\n    steps:\n      - {name: get, method: GET, path: /}\n" +
+		"gates: [\"p99<1us\", \"errors<1%\"]\n"
+	os.WriteFile(path, []byte(src), 0o644)
+	code, stdout, stderr := cli(t, "run", path, "--out", filepath.Join(dir, "run"), "--quiet")
+	if code != exitGateFailed {
+		t.Fatalf("exit %d, want 3; %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "p99<1us") {
+		t.Fatalf("table does not show the failed gate:\n%s", stdout)
+	}
+}
+
+func TestScenariosListsStock(t *testing.T) {
+	code, stdout, _ := cli(t, "scenarios")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, name := range []string{"launch-day", "ci-smoke", "step", "bank-outage"} {
+		if !strings.Contains(stdout, name+" ") {
+			t.Errorf("%s missing from:\n%s", name, stdout)
+		}
+	}
+}
+
+func TestVersion(t *testing.T) {
+	code, stdout, _ := cli(t, "version")
+	if code != 0 || !strings.HasPrefix(stdout, "stampede ") {
+		t.Fatalf("exit %d, %q", code, stdout)
+	}
+}
+
+// TestSIGINTLeavesReadableResults runs the real binary, interrupts it, and
+// reads what it left.
+func TestSIGINTLeavesReadableResults(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "stampede")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	srv := okServer(t)
+	runDir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, "run", "--url", srv.URL+"/", "--rate", "200/s", "--duration", "1m", "--out", runDir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(runDir, "results.jsonl")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if fi, err := os.Stat(results); err == nil && fi.Size() > 0 {
+			break // the run is under way and has flushed results
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no results after 20s; stderr: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond) // polling a file another process writes
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want 130; stderr: %s", err, stderr.String())
+	}
+	f, err := os.Open(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := reports.NewReader(f)
+	n := 0
+	for {
+		var r reports.Result
+		if err := rd.Read(&r); err != nil {
+			if !errors.Is(err, io.EOF) {
+				t.Fatalf("results unreadable after %d lines: %v", n, err)
+			}
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no results read")
+	}
+	sum, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+	if err != nil || !bytes.Contains(sum, []byte(`"interrupted": true`)) {
+		t.Fatalf("summary.json after interrupt: %v\n%s", err, sum)
+	}
+	if !strings.Contains(stdout.String(), "run folder:") {
+		t.Errorf("no summary printed: %s", stdout.String())
+	}
+}

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stampede-load/stampede/replay"
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/scenarios"
+)
+
+// runOptions are the flags of `stampede run`.
+type runOptions struct {
+	scenario string // stock name or file path; empty with --url
+
+	target    string
+	url       string // quick mode
+	rate      string
+	duration  time.Duration
+	method    string
+	headers   []string
+	body      string
+	timeScale float64
+	rateScale float64
+	seed      int64
+	seedSet   bool
+
+	maxInflight int
+	maxWait     time.Duration
+	grace       time.Duration
+	shard       string
+	out         string
+	format      string
+	quiet       bool
+}
+
+// newCmdRun builds `stampede run`; runF replaces the work in tests.
+func newCmdRun(st *state, runF func(context.Context, *state, *runOptions) error) *cobra.Command {
+	o := &runOptions{}
+	cmd := &cobra.Command{
+		Use:   "run [SCENARIO] [flags]",
+		Short: "Replay a scenario (stock name or YAML file) or a single URL against a target",
+		Long: `run replays a scenario's arrival profile against a target, open-model: journeys
+arrive when the profile says, whatever the target does, and each request's latency
+counts from the moment it was due. Results stream to RUN/results.jsonl (readable by
+'vegeta report' and 'vegeta plot'); the summary goes to RUN/summary.json and the terminal.`,
+		Example: `  stampede run launch-day
+  stampede run ci-smoke --target http://127.0.0.1:8080
+  stampede run launch-day --target http://127.0.0.1:8080 --time-scale 120 --rate-scale 0.05
+  stampede run ./my-scenario.yaml --duration 2m --format json
+  stampede run --url http://127.0.0.1:8080/health --rate 6000/s --duration 30s`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				o.scenario = args[0]
+			}
+			o.seedSet = cmd.Flags().Changed("seed")
+			if runF != nil {
+				return runF(cmd.Context(), st, o)
+			}
+			return runRun(cmd.Context(), st, o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.target, "target", "", "base URL of the stack to replay against; overrides the scenario's target")
+	f.StringVar(&o.url, "url", "", "quick mode: replay one request to this URL instead of a scenario")
+	f.StringVar(&o.rate, "rate", "", "quick mode: arrival rate with a unit, e.g. 6000/s or 300/m")
+	f.DurationVar(&o.duration, "duration", 0, "cap the run at this duration (quick mode: the run's duration)")
+	f.StringVar(&o.method, "method", "GET", "quick mode: HTTP method")
+	f.StringArrayVar(&o.headers, "header", nil, `quick mode: request header "Name: value" (repeatable)`)
+	f.StringVar(&o.body, "body", "", "quick mode: request body")
+	f.Float64Var(&o.timeScale, "time-scale", 1, "compress every duration of the scenario N-fold, keeping its rates")
+	f.Float64Var(&o.rateScale, "rate-scale", 1, "multiply every rate of the scenario by F")
+	f.Int64Var(&o.seed, "seed", 0, "seed for synthetic data and user behaviour (default: the scenario's)")
+	f.IntVar(&o.maxInflight, "max-inflight", 10000, "journeys in flight at once; arrivals over the cap wait, and are charged their wait")
+	f.DurationVar(&o.maxWait, "max-wait", time.Second, "longest an arrival waits for an in-flight slot before it is dropped and counted")
+	f.DurationVar(&o.grace, "grace", 10*time.Second, "how long running journeys may finish after arrivals stop")
+	f.StringVar(&o.shard, "shard", "", "run part k of n (k/n): 1/n of the rate and every n-th user")
+	f.StringVar(&o.out, "out", "", "run folder (default runs/TIMESTAMP-SCENARIO)")
+	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
+	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	return cmd
+}
+
+// runRun loads the scenario, replays it and prints the summary.
+func runRun(ctx context.Context, st *state, o *runOptions) error {
+	if o.format != "table" && o.format != "json" {
+		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
+	}
+	sc, err := o.loadScenario()
+	if err != nil {
+		return err
+	}
+	ropts := replay.Options{
+		Scenario:    sc,
+		Target:      sc.Target,
+		MaxInflight: o.maxInflight,
+		MaxWait:     o.maxWait,
+		Grace:       o.grace,
+		Dir:         o.out,
+		Terminal:    st.terminal,
+	}
+	if o.shard != "" {
+		if ropts.Shard, err = replay.ParseShard(o.shard); err != nil {
+			return err
+		}
+		sc.Scale(1, 1/float64(ropts.Shard.N))
+	}
+	if !o.quiet {
+		ropts.Progress = st.stderr
+	}
+	if ropts.Dir == "" {
+		ropts.Dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+sc.Name)
+	}
+	if o.target != "" {
+		ropts.Target = o.target
+	}
+	if ropts.Target == "embedded" {
+		return fmt.Errorf("%w: target embedded: the embedded stack is not available yet; pass --target URL", errUsage)
+	}
+	out, err := replay.Run(ctx, ropts)
+	if err != nil {
+		return err
+	}
+	if o.format == "json" {
+		err = reports.WriteJSON(st.stdout, out.Summary)
+	} else {
+		err = reports.WriteTable(st.stdout, out.Summary)
+		if err == nil {
+			_, err = fmt.Fprintf(st.stdout, "\nrun folder: %s\n", out.Dir)
+		}
+	}
+	switch {
+	case err != nil:
+		return err
+	case out.Interrupted:
+		return errInterrupted
+	case !out.Summary.Passed():
+		return errGateFailed
+	}
+	return nil
+}
+
+// loadScenario resolves the scenario (or builds the quick one) and applies
+// the scaling flags.
+func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
+	var sc *scenarios.Scenario
+	switch {
+	case o.url != "" && o.scenario != "":
+		return nil, fmt.Errorf("%w: give a scenario or --url, not both", errUsage)
+	case o.url != "":
+		if o.rate == "" || o.duration <= 0 {
+			return nil, fmt.Errorf("%w: --url needs --rate (e.g. 6000/s) and a positive --duration", errUsage)
+		}
+		rate, err := scenarios.ParseRate(o.rate)
+		if err != nil {
+			return nil, fmt.Errorf("%w: --rate: %w", errUsage, err)
+		}
+		sc, err = scenarios.Quick(scenarios.QuickOptions{URL: o.url, Rate: rate, Duration: o.duration,
+			Method: strings.ToUpper(o.method), Headers: o.headers, Body: []byte(o.body)})
+		if err != nil {
+			return nil, err
+		}
+	case o.scenario != "":
+		var err error
+		if sc, err = scenarios.Resolve(o.scenario); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("%w: name a scenario (see 'stampede scenarios') or give --url", errUsage)
+	}
+	if o.timeScale <= 0 || o.rateScale <= 0 {
+		return nil, fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
+	}
+	if o.rate != "" && o.url == "" {
+		return nil, fmt.Errorf("%w: --rate goes with --url; scale a scenario with --rate-scale", errUsage)
+	}
+	if o.seedSet {
+		sc.Seed = o.seed
+	}
+	sc.Scale(o.timeScale, o.rateScale)
+	if o.duration > 0 && o.url == "" {
+		sc.Profile.Truncate(o.duration)
+	}
+	return sc, nil
+}

@@ -1,0 +1,259 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/scenarios"
+)
+
+// Files of a run folder.
+const (
+	ResultsFile = "results.jsonl" // one result per line, readable by `vegeta report` and `vegeta plot`
+	SummaryFile = "summary.json"  // the summary.json contract of the README
+)
+
+// Outcome is what a finished run leaves behind.
+type Outcome struct {
+	Dir         string           // the run folder
+	Results     string           // path of the results file
+	Summary     *reports.Summary // also written to SummaryFile
+	Interrupted bool             // the run was stopped before its profile ended
+}
+
+// Run replays o.Scenario against o.Target until the profile ends or ctx is
+// cancelled, and returns when every journey it started has ended (or was cut
+// off after the grace period) and the results file and summary are written.
+//
+// Cancelling ctx is the clean interruption: arrivals stop at once, running
+// journeys stop at their next step, requests still open after Grace are
+// cancelled, and Run returns the outcome with Interrupted set and a nil
+// error. Run returns an error only when the run could not happen or its
+// files could not be written; failed requests are results, not errors.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	o.setDefaults()
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if err := checkReachable(o.Target, 3*time.Second); err != nil {
+		return nil, err
+	}
+	client, err := newClient(o.Scenario.HTTP, o.MaxInflight)
+	if err != nil {
+		return nil, err
+	}
+	defer client.CloseIdleConnections()
+	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	resultsPath := filepath.Join(o.Dir, ResultsFile)
+	f, err := os.Create(resultsPath)
+	if err != nil {
+		return nil, fmt.Errorf("results file: %w", err)
+	}
+	defer f.Close()
+
+	r := newRun(o, client)
+	r.start = time.Now()
+	acc := reports.NewAccumulator(reports.WithStart(r.start))
+	collected := make(chan error, 1)
+	go func() { collected <- r.collect(reports.NewWriter(f, reports.WithAttack(o.Scenario.Name)), acc) }()
+	stopProgress := r.startProgress(acc)
+
+	interrupted := !r.arrivals(ctx)
+	r.drain()
+	close(r.results)
+	writeErr := <-collected
+	stopProgress()
+	if err := f.Sync(); err != nil && writeErr == nil {
+		writeErr = err
+	}
+	if writeErr != nil {
+		return nil, fmt.Errorf("results file %s: %w", resultsPath, writeErr)
+	}
+
+	planned := o.Scenario.Profile.Duration()
+	if interrupted {
+		planned = 0 // the span of the intended times that were played
+	}
+	sum := acc.Summary(reports.SummaryMeta{
+		Scenario:    o.Scenario.Name,
+		Source:      "replay",
+		Interrupted: interrupted,
+		Duration:    planned,
+		Gates:       o.Scenario.Gates,
+	})
+	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
+		return nil, err
+	}
+	return &Outcome{Dir: o.Dir, Results: resultsPath, Summary: sum, Interrupted: interrupted}, nil
+}
+
+// run is the state of one replay.
+type run struct {
+	o      Options
+	sc     *scenarios.Scenario
+	base   string
+	client *http.Client
+	start  time.Time
+
+	slots   chan struct{}       // one token per journey in flight, up to MaxInflight
+	results chan reports.Result // closed by Run once every journey has ended
+
+	// steps is done when journeys must stop at their next step (interrupt,
+	// or the grace period ran out); requests is done when open requests
+	// must be cancelled (the grace period ran out).
+	steps, requests          context.Context
+	stopSteps, stopRequests  context.CancelFunc
+	journeys                 sync.WaitGroup
+	arrived, dropped, active atomic.Int64
+}
+
+func newRun(o Options, client *http.Client) *run {
+	r := &run{
+		o:       o,
+		sc:      o.Scenario,
+		base:    o.base(),
+		client:  client,
+		slots:   make(chan struct{}, o.MaxInflight),
+		results: make(chan reports.Result, 8192),
+	}
+	r.steps, r.stopSteps = context.WithCancel(context.Background())
+	r.requests, r.stopRequests = context.WithCancel(context.Background())
+	return r
+}
+
+// arrivals paces the profile's arrivals until it ends (true) or ctx is
+// cancelled (false). Each arrival's intended time comes from the pacer alone,
+// not from when this loop woke up, so a late wake-up is charged to the
+// arrivals it delayed instead of shifting them.
+func (r *run) arrivals(ctx context.Context) bool {
+	p := r.sc.Profile
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	var due time.Duration
+	for n := uint64(0); ; n++ {
+		wait, stop := p.Pace(due, n)
+		if stop {
+			return ctx.Err() == nil
+		}
+		due += wait
+		if d := due - time.Since(r.start); d > 0 {
+			timer.Reset(d)
+			select {
+			case <-ctx.Done():
+				r.stopSteps()
+				return false
+			case <-timer.C:
+			}
+		} else if ctx.Err() != nil {
+			r.stopSteps()
+			return false
+		}
+		r.arrive(n, r.start.Add(due))
+	}
+}
+
+// arrive starts arrival n's journey now if a slot is free, or lets it wait
+// for one until MaxWait after its intended time, after which it is dropped.
+func (r *run) arrive(n uint64, intended time.Time) {
+	r.arrived.Add(1)
+	r.journeys.Add(1)
+	select {
+	case r.slots <- struct{}{}:
+		go r.journey(n, intended)
+		return
+	default:
+	}
+	go func() {
+		t := time.NewTimer(time.Until(intended.Add(r.o.MaxWait)))
+		defer t.Stop()
+		select {
+		case r.slots <- struct{}{}:
+			r.journey(n, intended)
+		case <-t.C:
+			r.drop(n, intended)
+			r.journeys.Done()
+		case <-r.steps.Done():
+			r.journeys.Done()
+		}
+	}()
+}
+
+// drop records arrival n as dropped, attributed to the first step of the
+// journey it would have walked.
+func (r *run) drop(n uint64, intended time.Time) {
+	r.dropped.Add(1)
+	res := reports.Result{Seq: n, User: r.userIndex(n), Attempt: 1, Intended: intended,
+		Latency: r.o.MaxWait, Dropped: true, Error: "dropped: in-flight cap full past max wait"}
+	if u, err := r.sc.NewUser(res.User); err == nil {
+		j := r.sc.PickJourney(u)
+		res.Journey = j.Name
+		if st := r.firstStep(j); st != nil {
+			res.Step, res.Method = st.Name, st.Method
+		}
+	}
+	r.results <- res
+}
+
+func (r *run) firstStep(j *scenarios.Journey) *scenarios.Step {
+	if r.sc.Login != nil {
+		return r.sc.Login
+	}
+	if len(j.Steps) > 0 {
+		return j.Steps[0]
+	}
+	return nil
+}
+
+// userIndex spreads the user id space over shards.
+func (r *run) userIndex(n uint64) uint64 {
+	return n*uint64(r.o.Shard.N) + uint64(r.o.Shard.K)
+}
+
+// drain waits for the journeys under way; once the grace period has run out
+// it tells them to stop and cancels their open requests.
+func (r *run) drain() {
+	grace := time.AfterFunc(r.o.Grace, func() {
+		r.stopSteps()
+		r.stopRequests()
+	})
+	r.journeys.Wait()
+	grace.Stop()
+	r.stopSteps()
+	r.stopRequests()
+}
+
+// collect owns the results file and the accumulator: it writes and counts
+// every result, and flushes the file at least every second so an
+// interrupted or killed run leaves a readable file.
+func (r *run) collect(w *reports.Writer, acc *reports.Accumulator) error {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var werr error
+	for {
+		select {
+		case res, ok := <-r.results:
+			if !ok {
+				return errors.Join(werr, w.Flush())
+			}
+			acc.Add(&res)
+			if werr == nil {
+				werr = w.Write(&res)
+			}
+		case <-tick.C:
+			if werr == nil {
+				werr = w.Flush()
+			}
+		}
+	}
+}

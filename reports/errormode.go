@@ -1,0 +1,276 @@
+package reports
+
+import (
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrorMode names how a request failed: a transport failure ("timeout",
+// "refused", ...), "dropped" for an arrival the generator could not send, or
+// an HTTP status with the application error code when the body carried one
+// ("http 503", "http 503 QUEUE_FULL"). The empty mode means success.
+type ErrorMode string
+
+// The transport and generator error modes. HTTP modes are built from the
+// status and code: see Classify.
+const (
+	ModeNone      ErrorMode = ""          // the request succeeded
+	ModeTimeout   ErrorMode = "timeout"   // a client, dial, TLS-handshake or header timeout fired
+	ModeRefused   ErrorMode = "refused"   // the connection was refused (nobody listening, or a full accept queue)
+	ModeReset     ErrorMode = "reset"     // the peer reset the connection or stream, or the pipe broke
+	ModeEOF       ErrorMode = "eof"       // the peer closed the connection before a full response
+	ModeTLS       ErrorMode = "tls"       // TLS handshake or certificate verification failed
+	ModeDNS       ErrorMode = "dns"       // the host name did not resolve
+	ModeCanceled  ErrorMode = "canceled"  // the request was canceled, usually by stopping the run
+	ModeLocal     ErrorMode = "local"     // the generator ran out of sockets, ports or file descriptors: not the target's fault
+	ModeTransport ErrorMode = "transport" // any other failure without an HTTP response
+	ModeDropped   ErrorMode = "dropped"   // the arrival found the in-flight cap full past the maximum wait and was never sent
+	ModeOther     ErrorMode = "other"     // the catch-all once an Accumulator tracks its maximum number of modes
+)
+
+// maxAppCodeBytes bounds the application code kept in a mode, so a body
+// that puts a request id in its "code" cannot make modes unbounded.
+const maxAppCodeBytes = 48
+
+// Classify returns r's error mode, ModeNone when r succeeded. Transport
+// errors are classified from their text, which is how Go's net/http reports
+// them (a *url.Error flattened to a string). A response the step did not
+// expect is "http STATUS", followed by r.ErrorCode when the body had one.
+// The upstream the target blamed is not part of the mode: it is r.Upstream.
+func Classify(r *Result) ErrorMode {
+	k := classifyKey(r)
+	return k.mode()
+}
+
+// modeKey identifies an error mode and its upstream without building
+// strings, so counting an error does not allocate.
+type modeKey struct {
+	kind     ErrorMode // a transport mode, or "" for an HTTP one
+	code     int       // HTTP status for an HTTP mode
+	app      string    // application error code, trimmed
+	upstream string
+}
+
+// mode renders the key's mode.
+func (k modeKey) mode() ErrorMode {
+	if k.kind != "" || k.code == 0 {
+		return k.kind
+	}
+	s := "http " + strconv.Itoa(k.code)
+	if k.app != "" {
+		s += " " + k.app
+	}
+	return ErrorMode(s)
+}
+
+func classifyKey(r *Result) modeKey {
+	switch {
+	case r.Dropped:
+		return modeKey{kind: ModeDropped, upstream: r.Upstream}
+	case r.Error != "":
+		return modeKey{kind: ClassifyTransport(r.Error), upstream: r.Upstream}
+	case r.OK:
+		return modeKey{}
+	case r.Code != 0:
+		return modeKey{code: r.Code, app: appCode(r.ErrorCode), upstream: r.Upstream}
+	default:
+		return modeKey{kind: ModeTransport, upstream: r.Upstream}
+	}
+}
+
+// appCode trims an application error code and cuts it to a bounded length
+// on a rune boundary.
+func appCode(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) <= maxAppCodeBytes {
+		return s
+	}
+	return truncateUTF8(s, maxAppCodeBytes)
+}
+
+// truncateUTF8 cuts s to at most n bytes without splitting a rune.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// transportPatterns map fragments of Go's transport error texts to modes,
+// checked in order: the first fragment found decides. Order matters where a
+// text holds several: a DNS lookup that timed out is "dns", a TLS handshake
+// that timed out is "timeout", and a client timeout reported as a canceled
+// request ("request canceled (Client.Timeout exceeded ...)") is "timeout".
+var transportPatterns = []struct {
+	fragment string
+	mode     ErrorMode
+}{
+	{"no such host", ModeDNS},
+	{"lookup ", ModeDNS},
+	{"server misbehaving", ModeDNS},
+	{"too many open files", ModeLocal},
+	{"cannot assign requested address", ModeLocal},
+	{"no buffer space available", ModeLocal},
+	{"address already in use", ModeLocal},
+	{"timeout", ModeTimeout}, // i/o timeout, TLS handshake timeout, timeout awaiting response headers
+	{"Timeout", ModeTimeout}, // Client.Timeout exceeded
+	{"deadline exceeded", ModeTimeout},
+	{"context canceled", ModeCanceled},
+	{"request canceled", ModeCanceled},
+	{"operation was canceled", ModeCanceled},
+	{"connection refused", ModeRefused},
+	{"REFUSED_STREAM", ModeRefused},
+	{"connection reset", ModeReset},
+	{"broken pipe", ModeReset},
+	{"forcibly closed", ModeReset},
+	{"stream error", ModeReset},
+	{"tls:", ModeTLS},
+	{"x509:", ModeTLS},
+	{"HTTP response to HTTPS client", ModeTLS},
+	{"EOF", ModeEOF}, // EOF and unexpected EOF
+	{"server closed idle connection", ModeEOF},
+	{"GOAWAY", ModeEOF},
+	{"connection lost", ModeEOF},
+	{"use of closed network connection", ModeEOF},
+	{"closed connection", ModeEOF},
+}
+
+// ClassifyTransport maps the text of a transport error (as net/http
+// reports it) to its mode; unknown texts are ModeTransport, "" is ModeNone.
+func ClassifyTransport(text string) ErrorMode {
+	if text == "" {
+		return ModeNone
+	}
+	if text == DroppedError {
+		return ModeDropped
+	}
+	// net/http wraps errors as `Get "http://host/path": cause`; match the
+	// cause only, so a host named "timeout-svc" cannot fake a timeout.
+	if i := strings.Index(text, `": `); i >= 0 && strings.Contains(text[:i], ` "`) {
+		text = text[i+3:]
+	}
+	for _, p := range transportPatterns {
+		if strings.Contains(text, p.fragment) {
+			return p.mode
+		}
+	}
+	return ModeTransport
+}
+
+// maxBodyScan bounds how much of an error body ParseErrorBody reads.
+const maxBodyScan = 64 << 10
+
+// maxMessageBytes bounds the message ParseErrorBody returns.
+const maxMessageBytes = 256
+
+// ParseErrorBody reads an application error from a JSON response body:
+// {"code": "...", "message": "..."}, the shape of the reference stack and
+// the bank mocks. Fallbacks: "title" for the code and "detail" for the
+// message (RFC 9457 problem details), and the same members inside an
+// "error" object. A numeric code is returned as its text. Bodies that are
+// not a JSON object, or are larger than 64 KiB, give empty results. It never
+// panics and does not allocate beyond the returned strings.
+func ParseErrorBody(body []byte) (code, message string) {
+	if len(body) == 0 || len(body) > maxBodyScan {
+		return "", ""
+	}
+	var s jsonScanner
+	s.reset(body)
+	var f errorFields
+	if !f.parse(&s, 0) {
+		return "", ""
+	}
+	if s.end() != nil {
+		return "", ""
+	}
+	code, message = f.code, f.message
+	if code == "" {
+		code = f.title
+	}
+	if message == "" {
+		message = f.detail
+	}
+	if code == "" && message == "" && f.nested != nil {
+		code, message = f.nested.code, f.nested.message
+		if code == "" {
+			code = f.nested.title
+		}
+		if message == "" {
+			message = f.nested.detail
+		}
+	}
+	return appCode(code), truncateUTF8(strings.TrimSpace(message), maxMessageBytes)
+}
+
+type errorFields struct {
+	code, message, title, detail string
+	nested                       *errorFields
+}
+
+// parse reads one object, keeping the members ParseErrorBody looks for.
+func (f *errorFields) parse(s *jsonScanner, depth int) bool {
+	empty, err := s.objectStart()
+	if err != nil {
+		return false
+	}
+	for !empty {
+		k, err := s.key()
+		if err != nil {
+			return false
+		}
+		if !f.member(s, string(k), depth) {
+			return false
+		}
+		more, err := s.next()
+		if err != nil {
+			return false
+		}
+		empty = !more
+	}
+	return true
+}
+
+// member reads the value of the member named key.
+func (f *errorFields) member(s *jsonScanner, key string, depth int) bool {
+	switch key {
+	case "code":
+		return scalarText(s, &f.code)
+	case "message":
+		return scalarText(s, &f.message)
+	case "title":
+		return scalarText(s, &f.title)
+	case "detail":
+		return scalarText(s, &f.detail)
+	case "error":
+		if depth == 0 && s.peek() == '{' {
+			f.nested = &errorFields{}
+			return f.nested.parse(s, depth+1)
+		}
+	}
+	return s.skip(depth+1) == nil
+}
+
+// scalarText reads a string or number into dst; other values are skipped.
+func scalarText(s *jsonScanner, dst *string) bool {
+	switch c := s.peek(); {
+	case c == '"':
+		b, err := s.str()
+		if err != nil {
+			return false
+		}
+		*dst = string(b)
+	case c == '-' || ('0' <= c && c <= '9'):
+		b, err := s.number()
+		if err != nil {
+			return false
+		}
+		*dst = string(b)
+	default:
+		return s.skip(1) == nil
+	}
+	return true
+}

@@ -1,0 +1,72 @@
+package reports
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// WriteJSON writes s as indented JSON: the summary.json contract.
+func WriteJSON(w io.Writer, s *Summary) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(s); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}
+
+// DecodeSummary reads a summary written by WriteJSON. Unknown fields are
+// ignored, so summaries from newer versions still read.
+func DecodeSummary(r io.Reader) (*Summary, error) {
+	var s Summary
+	if err := json.NewDecoder(r).Decode(&s); err != nil {
+		return nil, fmt.Errorf("read summary: %w", err)
+	}
+	return &s, nil
+}
+
+// ReadSummary reads a summary.json file.
+func ReadSummary(path string) (*Summary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read summary: %w", err)
+	}
+	defer f.Close()
+	s, err := DecodeSummary(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}
+
+// WriteSummaryFile writes s to path as indented JSON. It writes a temporary
+// file beside path and renames it, so a reader (a CI step, a dashboard)
+// never sees half a summary.
+func WriteSummaryFile(path string, s *Summary) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := WriteJSON(tmp, s); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,294 @@
+package reports
+
+import (
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Latency histogram geometry. Values are recorded in microseconds, from
+// 1 µs to 1 h; longer latencies are recorded as 1 h.
+const (
+	histLowestUs  = 1
+	histHighestUs = int64(time.Hour / time.Microsecond)
+	histSigFigs   = 3 // run and step histograms: 0.1% precision
+	pointSigFigs  = 2 // per-second histograms: 1% precision, 1/7 the memory
+)
+
+func newHist(sigFigs int) *hdr.Histogram { return hdr.New(histLowestUs, histHighestUs, sigFigs) }
+
+// micros converts d to the histogram's unit, clamped to its range.
+func micros(d time.Duration) int64 {
+	us := int64(d / time.Microsecond)
+	switch {
+	case us < 0:
+		return 0
+	case us > histHighestUs:
+		return histHighestUs
+	}
+	return us
+}
+
+// floorDiv divides rounding towards minus infinity.
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// floorMod is the non-negative remainder of a by b (b > 0).
+func floorMod(a, b int64) int64 {
+	m := a % b
+	if m < 0 {
+		m += b
+	}
+	return m
+}
+
+// point is one interval of the series. Counters say which clock they are
+// keyed by: the request's intended time ("due"), when it was sent, or when
+// it ended.
+type point struct {
+	offered  int64 // due: requests, dropped included
+	arrivals int64 // due: journey arrivals
+	dropped  int64 // due
+	retries  int64 // due
+	ok       int64 // due: outcome of the requests due here
+	failed   int64 // due: failed or dropped
+	sent     int64 // sent
+	ended    int64 // end: requests that ended (not dropped)
+	good     int64 // end: successful requests that ended here
+	inFlight int64 // the largest in-flight gauge observed (ObserveInFlight)
+	lat      *hdr.PackedHistogram
+}
+
+func (p *point) merge(o *point) {
+	p.offered += o.offered
+	p.arrivals += o.arrivals
+	p.dropped += o.dropped
+	p.retries += o.retries
+	p.ok += o.ok
+	p.failed += o.failed
+	p.sent += o.sent
+	p.ended += o.ended
+	p.good += o.good
+	p.inFlight = max(p.inFlight, o.inFlight)
+	if o.lat != nil && o.lat.TotalCount() > 0 {
+		if p.lat == nil {
+			p.lat = o.lat.Clone()
+		} else {
+			p.lat.Merge(o.lat)
+		}
+	}
+}
+
+// openSlots is how many due seconds keep a dense histogram before their
+// latencies are packed: results arrive in completion order, up to the
+// slowest latency after their due second.
+const openSlots = 32
+
+type openSlot struct {
+	sec   int64
+	valid bool
+	h     *hdr.Histogram
+}
+
+// series is the run cut into intervals of width seconds, aligned to Unix
+// time so shards' series line up. When it would exceed max points, pairs of
+// intervals merge and the width doubles: memory stays bounded whatever the
+// run length, and everything in it (counters, packed histograms) merges
+// exactly.
+type series struct {
+	width  int64 // seconds per point, a power of two
+	base   int64 // index of points[0]: its start is base*width Unix seconds
+	points []point
+	max    int
+	open   [openSlots]openSlot
+}
+
+// at returns the point holding Unix second sec, growing or coarsening the
+// series as needed. The pointer is valid until the next call.
+func (s *series) at(sec int64) *point {
+	idx := floorDiv(sec, s.width)
+	if len(s.points) == 0 {
+		s.base = idx
+		s.points = append(s.points, point{})
+		return &s.points[0]
+	}
+	for {
+		lo, hi := min(s.base, idx), max(s.base+int64(len(s.points))-1, idx)
+		if hi-lo+1 <= int64(s.max) {
+			break
+		}
+		s.coarsen()
+		idx = floorDiv(sec, s.width)
+	}
+	if idx < s.base {
+		n := s.base - idx
+		grown := make([]point, int64(len(s.points))+n, int64(cap(s.points))+n)
+		copy(grown[n:], s.points)
+		s.points, s.base = grown, idx
+	}
+	for idx >= s.base+int64(len(s.points)) {
+		s.points = append(s.points, point{})
+	}
+	return &s.points[idx-s.base]
+}
+
+// coarsen doubles the width, merging pairs of points.
+func (s *series) coarsen() {
+	newBase := floorDiv(s.base, 2)
+	last := floorDiv(s.base+int64(len(s.points))-1, 2)
+	merged := make([]point, last-newBase+1)
+	for i := range s.points {
+		merged[floorDiv(s.base+int64(i), 2)-newBase].merge(&s.points[i])
+	}
+	s.points, s.base, s.width = merged, newBase, s.width*2
+}
+
+// recordLatency records a latency (µs) of a request due in Unix second sec.
+func (s *series) recordLatency(sec, us int64) {
+	slot := &s.open[floorMod(sec, openSlots)]
+	switch {
+	case slot.valid && slot.sec == sec:
+	case !slot.valid || slot.sec < sec:
+		s.flush(slot)
+		if slot.h == nil {
+			slot.h = newHist(pointSigFigs)
+		}
+		slot.sec, slot.valid = sec, true
+	default:
+		// Later than every open second: straight into the packed point.
+		p := s.at(sec)
+		if p.lat == nil {
+			p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+		}
+		_ = p.lat.RecordValue(us)
+		return
+	}
+	_ = slot.h.RecordValue(us)
+}
+
+// flush moves an open slot's histogram into its point.
+func (s *series) flush(slot *openSlot) {
+	if !slot.valid {
+		return
+	}
+	slot.valid = false
+	if slot.h.TotalCount() == 0 {
+		return
+	}
+	p := s.at(slot.sec)
+	if p.lat == nil {
+		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+	}
+	p.lat.MergeFrom(slot.h)
+	slot.h.Reset()
+}
+
+// flushAll packs every open slot, so the points alone hold all latencies.
+func (s *series) flushAll() {
+	for i := range s.open {
+		s.flush(&s.open[i])
+	}
+}
+
+// mergeFrom adds o's points to s. Both must be flushed.
+func (s *series) mergeFrom(o *series) {
+	for i := range o.points {
+		p := &o.points[i]
+		if *p == (point{}) {
+			continue
+		}
+		startSec := (o.base + int64(i)) * o.width
+		// o's point covers [startSec, startSec+o.width): make s at least as
+		// coarse so it fits in one of s's points.
+		for s.width < o.width {
+			s.coarsen()
+		}
+		s.at(startSec).merge(p)
+	}
+}
+
+// SeriesPoint is one interval of a run's time series (one second until a
+// long run makes the series coarser). Counts are keyed by the clock that
+// gives them meaning: Offered, Arrivals, OK, Failed, Dropped, Retries and
+// Latency by when the requests were due; Sent by when they were sent; Ended
+// and Goodput by when they ended. So a saturated second shows its offered
+// load, its goodput, and the latency the load due in it suffered.
+type SeriesPoint struct {
+	T        float64   `json:"t_s"`     // start of the interval, seconds from the run's start (negative for an interval that began before it)
+	Width    float64   `json:"width_s"` // seconds
+	Offered  int64     `json:"offered"` // requests due, dropped included
+	Arrivals int64     `json:"arrivals"`
+	Sent     int64     `json:"sent"`
+	Ended    int64     `json:"ended"`   // requests that ended (dropped excluded)
+	Goodput  int64     `json:"goodput"` // successful requests that ended
+	OK       int64     `json:"ok"`
+	Failed   int64     `json:"failed"` // dropped included
+	Dropped  int64     `json:"dropped"`
+	Retries  int64     `json:"retries"`
+	InFlight int64     `json:"in_flight,omitempty"` // largest gauge observed, when the engine reports one
+	Latency  LatencyMs `json:"latency_ms"`          // of the sent requests due in the interval, 1% precision
+}
+
+// export renders the (flushed) series relative to start.
+func (s *series) export(start time.Time) []SeriesPoint {
+	out := make([]SeriesPoint, 0, len(s.points))
+	for i := range s.points {
+		p := &s.points[i]
+		at := time.Unix((s.base+int64(i))*s.width, 0)
+		sp := SeriesPoint{
+			T:        round(at.Sub(start).Seconds(), 1e3),
+			Width:    float64(s.width),
+			Offered:  p.offered,
+			Arrivals: p.arrivals,
+			Sent:     p.sent,
+			Ended:    p.ended,
+			Goodput:  p.good,
+			OK:       p.ok,
+			Failed:   p.failed,
+			Dropped:  p.dropped,
+			Retries:  p.retries,
+			InFlight: p.inFlight,
+		}
+		if p.lat != nil {
+			sp.Latency = packedLatency(p.lat)
+		}
+		out = append(out, sp)
+	}
+	return out
+}
+
+// offeredRate returns the rate of requests due around Unix second sec: the
+// points overlapping the five seconds centred on it, over the part of that
+// span inside the run [start, end] (end is the last due time).
+func (s *series) offeredRate(sec int64, start, end time.Time) float64 {
+	if len(s.points) == 0 {
+		return 0
+	}
+	lo := floorDiv(sec-2, s.width)
+	hi := floorDiv(sec+2, s.width)
+	lo, hi = max(lo, s.base), min(hi, s.base+int64(len(s.points))-1)
+	if lo > hi {
+		return 0
+	}
+	var n int64
+	for i := lo; i <= hi; i++ {
+		n += s.points[i-s.base].offered
+	}
+	from := time.Unix(lo*s.width, 0)
+	to := time.Unix((hi+1)*s.width, 0)
+	if start.After(from) {
+		from = start
+	}
+	if end.Before(to) {
+		to = end
+	}
+	// A sliver of a second at either end of the run would inflate the rate:
+	// count at least a second, unless the whole run is shorter.
+	span := max(to.Sub(from), min(time.Second, end.Sub(start)))
+	return rate(n, span)
+}

@@ -1,0 +1,374 @@
+package reports
+
+import (
+	"math"
+	"sort"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Summary is a run's outcome: the summary.json contract of DESIGN.md, the
+// same for a measured run ("replay") and a simulated one ("sim"). Rates are
+// per second, times in milliseconds, ratios in [0, 1]. Fields are added
+// freely and never renamed; see Accumulator for the definitions of
+// requests, success, retries and latency.
+type Summary struct {
+	Scenario    string    `json:"scenario"`
+	Source      string    `json:"source"`               // "replay" or "sim"
+	StartedAt   time.Time `json:"started_at,omitzero"`  // the run's start (UTC)
+	Interrupted bool      `json:"interrupted,omitzero"` // the run was stopped early: rates and counts cover what ran
+
+	DurationS float64 `json:"duration_s"` // span of the intended times: the offered load's duration
+	WaitS     float64 `json:"wait_s"`     // from the last intended time to the last response
+
+	Requests          int64 `json:"requests"` // every request, dropped arrivals included
+	OK                int64 `json:"ok"`       // successful requests
+	Arrivals          int64 `json:"arrivals"` // journey arrivals
+	JourneysCompleted int64 `json:"journeys_completed"`
+
+	OfferedRate    float64 `json:"offered_rate"`    // requests / duration
+	ArrivalRate    float64 `json:"arrival_rate"`    // journey arrivals / duration
+	AchievedRate   float64 `json:"achieved_rate"`   // requests sent and ended / (duration + wait)
+	Goodput        float64 `json:"goodput"`         // successful requests / (duration + wait)
+	JourneyGoodput float64 `json:"journey_goodput"` // journeys completed / (duration + wait)
+	SuccessRatio   float64 `json:"success_ratio"`   // successful requests / requests
+	Dropped        int64   `json:"dropped"`         // arrivals the generator could not send in time
+	Retries        int64   `json:"retries"`         // requests that were a user's retry
+	RetryShare     float64 `json:"retry_share"`     // retries / requests
+	BytesIn        uint64  `json:"bytes_in"`
+	BytesOut       uint64  `json:"bytes_out"`
+
+	Latency     LatencyMs `json:"latency_ms"`      // from the intended time: what users waited
+	SendLatency LatencyMs `json:"send_latency_ms"` // from the moment of sending: what the target took
+	Queue       LatencyMs `json:"queue_ms"`        // from the intended time to sending: waiting inside the generator
+
+	Steps      []StepSummary  `json:"steps"`
+	Errors     []ErrorSummary `json:"errors"` // most frequent first
+	Saturation *Saturation    `json:"saturation,omitempty"`
+	Gates      []GateResult   `json:"gates"`
+	Series     []SeriesPoint  `json:"series,omitempty"` // only when SummaryMeta.Series asks
+}
+
+// LatencyMs are latency quantiles in milliseconds (HDR histogram values:
+// each within 0.1% of the true one, 1% in a series).
+type LatencyMs struct {
+	P50  float64 `json:"p50"`
+	P90  float64 `json:"p90"`
+	P95  float64 `json:"p95"`
+	P99  float64 `json:"p99"`
+	P999 float64 `json:"p999"`
+	Max  float64 `json:"max"`
+	Mean float64 `json:"mean"`
+}
+
+// StepSummary is one step of one journey.
+type StepSummary struct {
+	Name         string      `json:"name"` // the step
+	Journey      string      `json:"journey"`
+	Requests     int64       `json:"requests"`
+	OK           int64       `json:"ok"`
+	Dropped      int64       `json:"dropped"`
+	Retries      int64       `json:"retries"`
+	SuccessRatio float64     `json:"success_ratio"`
+	OfferedRate  float64     `json:"offered_rate"`  // the step's requests / the run's duration
+	AchievedRate float64     `json:"achieved_rate"` // the step's requests that ended / (duration + wait)
+	Goodput      float64     `json:"goodput"`       // the step's successes / (duration + wait)
+	Latency      LatencyMs   `json:"latency_ms"`
+	Errors       []ModeCount `json:"errors"` // the step's top error modes (at most 3), share of the step's requests
+}
+
+// ErrorSummary is one error mode from one upstream.
+type ErrorSummary struct {
+	Mode             ErrorMode `json:"mode"`
+	Count            int64     `json:"count"`
+	Share            float64   `json:"share"`              // of all requests
+	OnsetS           float64   `json:"onset_s"`            // first intended time failing this way, seconds from the start
+	OnsetOfferedRate float64   `json:"onset_offered_rate"` // requests due per second around the onset (5 s centred on it)
+	Upstream         string    `json:"upstream"`           // X-Upstream: the downstream the target blamed, "" when none
+	Step             string    `json:"step"`               // journey/step of the first occurrence
+	Example          string    `json:"example"`            // the first occurrence's message or error text
+}
+
+// Saturation is where the run stopped keeping up: the offered rate at which
+// goodput stopped following the offered load, p99 crossed the SLO, or errors
+// crossed the budget, and the component that crossed first.
+type Saturation struct {
+	OfferedRate float64 `json:"offered_rate"`
+	Reason      string  `json:"reason"`
+	Component   string  `json:"component"`
+	KneeRate    float64 `json:"knee_rate"`
+	USL         *USL    `json:"usl,omitempty"`
+}
+
+// USL is a Universal Scalability Law fit X(N) = λN / (1 + σ(N-1) + κN(N-1)).
+type USL struct {
+	Sigma    float64 `json:"sigma"`     // contention
+	Kappa    float64 `json:"kappa"`     // coherency
+	Lambda   float64 `json:"lambda"`    // throughput of one unit of concurrency, per second
+	PeakRate float64 `json:"peak_rate"` // the fit's maximum throughput, per second
+}
+
+// GateResult is a gate judged against a summary.
+type GateResult struct {
+	Expr      string  `json:"expr"`
+	Metric    string  `json:"metric"`
+	Threshold float64 `json:"threshold"` // in the metric's unit
+	Actual    float64 `json:"actual"`    // in the metric's unit: ms, ratio, per second or count
+	Pass      bool    `json:"pass"`
+	Reason    string  `json:"reason,omitempty"` // why it failed without a comparison
+}
+
+// SummaryMeta is what a summary needs beyond the results.
+type SummaryMeta struct {
+	Scenario    string
+	Source      string        // "replay" or "sim"
+	Interrupted bool          // the run was stopped before its profile ended
+	Duration    time.Duration // the offered load's planned span; 0 to use the span of intended times
+	Gates       []Gate        // evaluated into Summary.Gates
+	Series      bool          // include the time series
+}
+
+// Summary computes the run's summary from everything added so far. It may
+// be called while another goroutine calls Add.
+func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+
+	t := &a.total
+	start := a.start()
+	var dur, wait time.Duration
+	if !start.IsZero() && a.lastDue.After(start) {
+		dur = a.lastDue.Sub(start)
+	}
+	if a.lastEnd.After(a.lastDue) {
+		wait = a.lastEnd.Sub(a.lastDue)
+	}
+	if meta.Duration > 0 {
+		dur = meta.Duration
+	}
+	long := dur + wait
+
+	s := &Summary{
+		Scenario:          meta.Scenario,
+		Source:            meta.Source,
+		Interrupted:       meta.Interrupted,
+		DurationS:         round(dur.Seconds(), 1e3),
+		WaitS:             round(wait.Seconds(), 1e3),
+		Requests:          t.requests,
+		OK:                t.ok,
+		Arrivals:          t.arrivals,
+		JourneysCompleted: t.journeysDone,
+		OfferedRate:       rate(t.requests, dur),
+		ArrivalRate:       rate(t.arrivals, dur),
+		AchievedRate:      rate(t.requests-t.dropped, long),
+		Goodput:           rate(t.ok, long),
+		JourneyGoodput:    rate(t.journeysDone, long),
+		SuccessRatio:      ratio(t.ok, t.requests),
+		Dropped:           t.dropped,
+		Retries:           t.retries,
+		RetryShare:        ratio(t.retries, t.requests),
+		BytesIn:           t.bytesIn,
+		BytesOut:          t.bytesOut,
+		Latency:           histLatency(a.latency),
+		SendLatency:       histLatency(a.send),
+		Queue:             histLatency(a.queue),
+		Steps:             []StepSummary{},
+		Errors:            []ErrorSummary{},
+		Gates:             []GateResult{},
+	}
+	if !start.IsZero() {
+		s.StartedAt = start.UTC()
+	}
+
+	for _, st := range a.stepOrder {
+		c := &st.counts
+		ss := StepSummary{
+			Name:         st.key.step,
+			Journey:      st.key.journey,
+			Requests:     c.requests,
+			OK:           c.ok,
+			Dropped:      c.dropped,
+			Retries:      c.retries,
+			SuccessRatio: ratio(c.ok, c.requests),
+			OfferedRate:  rate(c.requests, dur),
+			AchievedRate: rate(c.requests-c.dropped, long),
+			Goodput:      rate(c.ok, long),
+			Latency:      histLatency(st.latency),
+			Errors:       []ModeCount{},
+		}
+		for k, n := range st.modes {
+			ss.Errors = append(ss.Errors, ModeCount{Mode: a.modes[k].mode, Upstream: k.upstream, Count: n, Share: ratio(n, c.requests)})
+		}
+		sortModeCounts(ss.Errors)
+		if len(ss.Errors) > 3 {
+			ss.Errors = ss.Errors[:3]
+		}
+		s.Steps = append(s.Steps, ss)
+	}
+
+	a.series.flushAll()
+	for _, mt := range a.modeOrder {
+		es := ErrorSummary{
+			Mode:     mt.mode,
+			Count:    mt.count,
+			Share:    ratio(mt.count, t.requests),
+			Upstream: mt.key.upstream,
+			Step:     stepName(mt.step),
+			Example:  mt.example,
+		}
+		if !mt.onset.IsZero() && !start.IsZero() {
+			es.OnsetS = round(mt.onset.Sub(start).Seconds(), 1e3)
+			es.OnsetOfferedRate = round(a.series.offeredRate(mt.onset.Unix(), start, a.lastDue), 1e3)
+		}
+		s.Errors = append(s.Errors, es)
+	}
+	sort.SliceStable(s.Errors, func(i, j int) bool {
+		ei, ej := &s.Errors[i], &s.Errors[j]
+		if ei.Count != ej.Count {
+			return ei.Count > ej.Count
+		}
+		if ei.OnsetS != ej.OnsetS {
+			return ei.OnsetS < ej.OnsetS
+		}
+		if ei.Mode != ej.Mode {
+			return ei.Mode < ej.Mode
+		}
+		return ei.Upstream < ej.Upstream
+	})
+
+	if meta.Series && !start.IsZero() {
+		s.Series = a.series.export(start)
+	}
+	if len(meta.Gates) > 0 {
+		s.Gates = EvaluateGates(s, meta.Gates)
+	}
+	return s
+}
+
+// stepName is "journey/step", or the step alone when it has no journey.
+func stepName(k stepKey) string {
+	if k.journey == "" {
+		return k.step
+	}
+	return k.journey + "/" + k.step
+}
+
+// EvaluateGates judges each gate against s. Latency gates compare the
+// quantiles of latency_ms, "errors" is 1 - success_ratio, and the others
+// read the field of the same name. A run without requests fails every gate,
+// and one where no request ended fails its latency gates: no measurement is
+// never a pass.
+func EvaluateGates(s *Summary, gates []Gate) []GateResult {
+	out := make([]GateResult, 0, len(gates))
+	for _, g := range gates {
+		gr := GateResult{Expr: g.Expr, Metric: g.Metric, Threshold: g.Threshold}
+		actual, latencyGate, known := gateActual(s, g.Metric)
+		gr.Actual = actual
+		switch {
+		case !known:
+			gr.Reason = "unknown metric " + g.Metric
+		case s.Requests == 0:
+			gr.Reason = "no requests"
+		case latencyGate && s.Requests == s.Dropped:
+			gr.Reason = "no request ended: nothing was timed"
+		default:
+			gr.Pass = g.Holds(actual)
+		}
+		out = append(out, gr)
+	}
+	return out
+}
+
+// gateActual maps a gate metric to the summary's value in the gate's unit.
+func gateActual(s *Summary, metric string) (v float64, latency, known bool) {
+	switch metric {
+	case "p50":
+		return s.Latency.P50, true, true
+	case "p90":
+		return s.Latency.P90, true, true
+	case "p95":
+		return s.Latency.P95, true, true
+	case "p99":
+		return s.Latency.P99, true, true
+	case "p999":
+		return s.Latency.P999, true, true
+	case "max":
+		return s.Latency.Max, true, true
+	case "errors":
+		return round(1-s.SuccessRatio, 1e6), false, true
+	case "success_ratio":
+		return s.SuccessRatio, false, true
+	case "retry_share":
+		return s.RetryShare, false, true
+	case "goodput":
+		return s.Goodput, false, true
+	case "achieved_rate":
+		return s.AchievedRate, false, true
+	case "dropped":
+		return float64(s.Dropped), false, true
+	}
+	return 0, false, false
+}
+
+// Passed reports whether every gate passed (true when there are none).
+func (s *Summary) Passed() bool {
+	for _, g := range s.Gates {
+		if !g.Pass {
+			return false
+		}
+	}
+	return true
+}
+
+// rate is n per second over d, 0 when d is not positive.
+func rate(n int64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return round(float64(n)/d.Seconds(), 1e3)
+}
+
+// ratio is n/of, 0 when of is 0.
+func ratio(n, of int64) float64 {
+	if of <= 0 {
+		return 0
+	}
+	return round(float64(n)/float64(of), 1e6)
+}
+
+// round rounds v to 1/scale, keeping JSON and golden files tidy. NaN and
+// infinities, which JSON cannot carry, become 0.
+func round(v, scale float64) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return 0
+	}
+	return math.Round(v*scale) / scale
+}
+
+// percentiles are the quantiles of LatencyMs, as HDR percentiles.
+var percentiles = []float64{50, 90, 95, 99, 99.9, 100}
+
+func usToMs(us int64) float64 { return round(float64(us)/1e3, 1e3) }
+
+func histLatency(h *hdr.Histogram) LatencyMs {
+	if h.TotalCount() == 0 {
+		return LatencyMs{}
+	}
+	v := h.ValueAtPercentilesSlice(percentiles)
+	return LatencyMs{
+		P50: usToMs(v[0]), P90: usToMs(v[1]), P95: usToMs(v[2]), P99: usToMs(v[3]), P999: usToMs(v[4]),
+		Max: usToMs(v[5]), Mean: round(h.Mean()/1e3, 1e3),
+	}
+}
+
+func packedLatency(h *hdr.PackedHistogram) LatencyMs {
+	if h.TotalCount() == 0 {
+		return LatencyMs{}
+	}
+	v := h.ValueAtPercentilesSlice(percentiles)
+	return LatencyMs{
+		P50: usToMs(v[0]), P90: usToMs(v[1]), P95: usToMs(v[2]), P99: usToMs(v[3]), P999: usToMs(v[4]),
+		Max: usToMs(v[5]), Mean: round(h.Mean()/1e3, 1e3),
+	}
+}
