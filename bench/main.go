@@ -51,6 +51,7 @@ type config struct {
 type measurement struct {
 	tool     string
 	requests int
+	achieved float64 // requests per second as the tool itself reports it; 0 to derive from elapsed
 	elapsed  time.Duration
 	cpu      time.Duration
 	maxRSS   int64 // bytes
@@ -158,6 +159,7 @@ func runStampede(bin, work, url, rate string, d time.Duration) (measurement, err
 		return m, err
 	}
 	m.requests = jsonInt(stdout, `"requests":`)
+	m.achieved = jsonFloat(stdout, `"achieved_rate":`)
 	return m, nil
 }
 
@@ -175,6 +177,7 @@ func runVegeta(bin, work, url string, perSecond float64, d time.Duration) (measu
 		return m, fmt.Errorf("vegeta report: %w", err)
 	}
 	m.requests = jsonInt(string(rep), `"requests":`)
+	m.achieved = jsonFloat(string(rep), `"rate":`)
 	return m, nil
 }
 
@@ -217,9 +220,12 @@ func measure(tool string, cmd *exec.Cmd) (measurement, string, error) {
 
 func report(w io.Writer, ms []measurement, perSecond float64, d time.Duration) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "tool\trequests\tachieved/s\tvs offered\tCPU µs/request\tpeak RSS MB\tnote")
+	fmt.Fprintln(tw, "tool\trequests\tachieved/s (own report)\tsent vs offered\tCPU µs/request\tpeak RSS MB\tnote")
 	for _, m := range ms {
-		achieved := float64(m.requests) / m.elapsed.Seconds()
+		achieved := m.achieved
+		if achieved == 0 {
+			achieved = float64(m.requests) / m.elapsed.Seconds()
+		}
 		vs := "-"
 		if d > 0 && perSecond > 0 && !strings.HasPrefix(m.tool, "wrk") {
 			vs = fmt.Sprintf("%+.2f%%", (float64(m.requests)/(perSecond*d.Seconds())-1)*100)
@@ -247,6 +253,21 @@ func parsePerSecond(rate string) (float64, error) {
 		return f / 60, nil
 	}
 	return 0, fmt.Errorf("-rate %q: want N/s or N/m", rate)
+}
+
+// jsonFloat finds the first number after key in a JSON text.
+func jsonFloat(s, key string) float64 {
+	i := strings.Index(s, key)
+	if i < 0 {
+		return 0
+	}
+	s = strings.TrimLeft(s[i+len(key):], " ")
+	j := strings.IndexAny(s, ",}\n")
+	if j < 0 {
+		j = len(s)
+	}
+	f, _ := strconv.ParseFloat(strings.TrimSpace(s[:j]), 64)
+	return f
 }
 
 // jsonInt finds the first integer after key in a JSON text, which is all the

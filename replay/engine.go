@@ -194,7 +194,7 @@ func (r *run) arrive(n uint64, intended time.Time) {
 func (r *run) drop(n uint64, intended time.Time) {
 	r.dropped.Add(1)
 	res := reports.Result{Seq: n, User: r.userIndex(n), Attempt: 1, Intended: intended,
-		Latency: r.o.MaxWait, Dropped: true, Error: "dropped: in-flight cap full past max wait"}
+		Latency: r.o.MaxWait, Dropped: true, Error: reports.DroppedError, Arrival: true}
 	if u, err := r.sc.NewUser(res.User); err == nil {
 		j := r.sc.PickJourney(u)
 		res.Journey = j.Name

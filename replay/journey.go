@@ -34,7 +34,7 @@ func (r *run) journey(n uint64, intended time.Time) {
 		// The scenario cannot give this user data (a unique feeder ran
 		// out): the arrival happened but no request could be made.
 		r.results <- reports.Result{Seq: n, User: r.userIndex(n), Attempt: 1, Intended: intended,
-			Latency: time.Since(intended), Error: "data: " + err.Error()}
+			Latency: time.Since(intended), Error: "data: " + err.Error(), Arrival: true}
 		return
 	}
 	j := r.sc.PickJourney(u)
@@ -47,7 +47,7 @@ func (r *run) journey(n uint64, intended time.Time) {
 		if i > 0 {
 			at = at.Add(st.Think.Sample(u.Rand()))
 		}
-		end, ok := r.step(n, u, j, st, at)
+		end, ok := r.step(&visit{n: n, u: u, j: j, st: st, first: i == 0, last: i == len(steps)-1}, at)
 		if end.IsZero() {
 			return // stopped: interruption or grace period over
 		}
@@ -58,58 +58,72 @@ func (r *run) journey(n uint64, intended time.Time) {
 	}
 }
 
-// step runs one step for a user, with its polling and the user's retries,
-// starting at due. It returns when the step's last response ended and
-// whether the step succeeded in the end; a zero time means the journey must
-// stop.
-func (r *run) step(n uint64, u *scenarios.User, j *scenarios.Journey, st *scenarios.Step, due time.Time) (time.Time, bool) {
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	defer bodyBuffers.Put(buf)
-	for attempt := 1; ; attempt++ {
-		res, ok := r.send(n, u, j, st, due, attempt, 0, buf)
-		if !ok {
-			return time.Time{}, false
-		}
-		end := res.Intended.Add(res.Latency)
-		if res.OK {
-			for round := 1; st.Poll != nil && round < st.Poll.Max && st.Poll.Again(buf.Bytes()); round++ {
-				res, ok = r.send(n, u, j, st, end.Add(st.Poll.Interval), attempt, round, buf)
-				if !ok {
-					return time.Time{}, false
-				}
-				end = res.Intended.Add(res.Latency)
-				if !res.OK {
-					break
-				}
-			}
-			if res.OK {
-				return end, true
-			}
-		}
-		if st.Retry == nil || !st.Retry.Wants(u.Rand(), attempt, res.Code) {
-			return end, false
-		}
-		due = end.Add(st.Retry.Backoff.Sample(u.Rand()))
-	}
+// visit is one user's pass through one step of its journey.
+type visit struct {
+	n           uint64 // arrival
+	u           *scenarios.User
+	j           *scenarios.Journey
+	st          *scenarios.Step
+	req         *scenarios.Request
+	first, last bool // the journey's first or last step
 }
 
-// send waits until due, sends the step's request and records its result,
-// leaving the kept body in buf. It reports false when the journey was told to
-// stop before the request could be sent.
-func (r *run) send(n uint64, u *scenarios.User, j *scenarios.Journey, st *scenarios.Step, due time.Time, attempt, poll int, buf *bytes.Buffer) (reports.Result, bool) {
-	if !r.sleepUntil(due) {
-		return reports.Result{}, false
-	}
-	res := reports.Result{Seq: n, Journey: j.Name, Step: st.Name, User: u.Index, Attempt: attempt,
-		Poll: poll, Intended: due, Method: st.Method}
-	req, err := st.Build(u, r.base)
+// step runs one step for a user, with its polling and the user's retries,
+// starting at due. The request is built once: polls and retries resend it
+// as it was, Idempotency-Key included, as an app's "try again" does. It
+// returns when the step's last response ended and whether the step
+// succeeded in the end; a zero time means the journey must stop.
+func (r *run) step(v *visit, due time.Time) (time.Time, bool) {
+	req, err := v.st.Build(v.u, r.base)
 	if err != nil {
 		// A value a template needs is missing (an earlier step failed to
 		// give it): the user cannot go on.
+		return time.Time{}, false
+	}
+	for k, val := range r.sc.HTTP.Headers {
+		if req.Header.Get(k) == "" {
+			req.Header.Set(k, val)
+		}
+	}
+	v.req = req
+	st := v.st
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer bodyBuffers.Put(buf)
+	for attempt := 1; ; attempt++ {
+		res, ok := r.send(v, due, attempt, 0, buf)
+		if !ok {
+			return time.Time{}, false
+		}
+		end := res.End()
+		for round := 1; res.OK && st.Poll != nil && round < st.Poll.Max && st.Poll.Again(buf.Bytes()); round++ {
+			if res, ok = r.send(v, end.Add(st.Poll.Interval), attempt, round, buf); !ok {
+				return time.Time{}, false
+			}
+			end = res.End()
+		}
+		if res.OK {
+			return end, true
+		}
+		if st.Retry == nil || !st.Retry.Wants(v.u.Rand(), attempt, res.Code) {
+			return end, false
+		}
+		due = end.Add(st.Retry.Backoff.Sample(v.u.Rand()))
+	}
+}
+
+// send waits until due, sends the visit's request and records its result,
+// leaving the kept body in buf. A successful response that ends the step (not
+// a poll round that will be repeated) gives the step's extractions, and on
+// the last step completes the journey. It reports false when the journey was
+// told to stop before the request could be sent.
+func (r *run) send(v *visit, due time.Time, attempt, poll int, buf *bytes.Buffer) (reports.Result, bool) {
+	if !r.sleepUntil(due) {
 		return reports.Result{}, false
 	}
-	res.URL = req.URL
-	res.BytesOut = uint64(len(req.Body))
+	st, req := v.st, v.req
+	res := reports.Result{Seq: v.n, Journey: v.j.Name, Step: st.Name, User: v.u.Index, Attempt: attempt,
+		Poll: poll, Intended: due, Method: req.Method, URL: req.URL, BytesOut: uint64(len(req.Body)),
+		Arrival: v.first && attempt == 1 && poll == 0}
 
 	timeout := st.Timeout
 	if timeout <= 0 {
@@ -124,12 +138,7 @@ func (r *run) send(n uint64, u *scenarios.User, j *scenarios.Journey, st *scenar
 		r.finish(&res, res.Sent)
 		return res, true
 	}
-	hreq.Header = req.Header
-	for k, v := range r.sc.HTTP.Headers {
-		if hreq.Header.Get(k) == "" {
-			hreq.Header.Set(k, v)
-		}
-	}
+	hreq.Header = req.Header // fresh from Build for this visit; only read from here on
 	buf.Reset()
 	res.Sent = time.Now()
 	resp, err := r.client.Do(hreq)
@@ -145,14 +154,16 @@ func (r *run) send(n uint64, u *scenarios.User, j *scenarios.Journey, st *scenar
 		res.Error = r.transportError(err)
 	} else {
 		res.OK = st.Succeeded(res.Code)
-		if res.OK && len(st.Extract) > 0 {
-			if xerr := st.ExtractFrom(u, buf.Bytes()); xerr != nil {
+		final := st.Poll == nil || poll+1 >= st.Poll.Max || !st.Poll.Again(buf.Bytes())
+		if res.OK && final && len(st.Extract) > 0 {
+			if xerr := st.ExtractFrom(v.u, buf.Bytes()); xerr != nil {
 				res.OK = false
 				res.ErrorCode, res.Message = "EXTRACT", xerr.Error()
 			}
 		} else if !res.OK {
 			res.ErrorCode, res.Message = reports.ParseErrorBody(buf.Bytes())
 		}
+		res.JourneyDone = res.OK && final && v.last
 	}
 	r.finish(&res, end)
 	return res, true

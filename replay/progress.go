@@ -42,9 +42,9 @@ func (r *run) startProgress(acc *reports.Accumulator) (stop func()) {
 func (r *run) printProgress(w io.Writer, now time.Time, s reports.Snapshot) {
 	elapsed := now.Sub(r.start)
 	total := r.sc.Profile.Duration()
-	line := fmt.Sprintf("%s/%s  offered %.0f/s  achieved %.0f/s  in-flight %d  p99(%ds) %s  dropped %d  errors %s",
+	line := fmt.Sprintf("%s/%s  arrivals %.0f/s  requests offered %.0f/s achieved %.0f/s  journeys in flight %d  p99(%ds) %s  dropped %d  errors %s",
 		elapsed.Truncate(time.Second), total.Truncate(time.Second),
-		r.sc.Profile.Rate(min(elapsed, total)), s.AchievedRate, r.active.Load(),
+		r.sc.Profile.Rate(min(elapsed, total)), s.OfferedRate, s.AchievedRate, r.active.Load(),
 		int(s.Window.Seconds()), fmtLatency(s.P99), s.Dropped, fmtModes(s.Errors))
 	if r.o.Terminal {
 		fmt.Fprintf(w, "\r\033[K%s %s", bar(elapsed, total, 20), line)

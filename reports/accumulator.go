@@ -76,6 +76,7 @@ type stepKey struct{ journey, step string }
 
 type stepTally struct {
 	key     stepKey
+	first   time.Time // earliest intended time: orders steps within a journey
 	counts  counts
 	latency *hdr.Histogram
 	modes   map[modeKey]int64
@@ -214,6 +215,9 @@ func (a *Accumulator) add(r *Result) {
 	if sent {
 		_ = st.latency.RecordValue(us)
 	}
+	if !r.Intended.IsZero() && (st.first.IsZero() || r.Intended.Before(st.first)) {
+		st.first = r.Intended
+	}
 
 	if !ok {
 		mt := a.modes[k]
@@ -349,6 +353,9 @@ func (a *Accumulator) Merge(other *Accumulator) error {
 		}
 		st.counts.merge(&ost.counts)
 		st.latency.Merge(ost.latency)
+		if !ost.first.IsZero() && (st.first.IsZero() || ost.first.Before(st.first)) {
+			st.first = ost.first
+		}
 		for k, n := range ost.modes {
 			st.modes[k] += n
 		}

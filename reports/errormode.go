@@ -148,17 +148,24 @@ func ClassifyTransport(text string) ErrorMode {
 	if text == DroppedError {
 		return ModeDropped
 	}
-	// net/http wraps errors as `Get "http://host/path": cause`; match the
-	// cause only, so a host named "timeout-svc" cannot fake a timeout.
-	if i := strings.Index(text, `": `); i >= 0 && strings.Contains(text[:i], ` "`) {
-		text = text[i+3:]
-	}
+	// Match the cause only, so a host named "timeout-svc" cannot fake a
+	// timeout.
+	text = errorCause(text)
 	for _, p := range transportPatterns {
 		if strings.Contains(text, p.fragment) {
 			return p.mode
 		}
 	}
 	return ModeTransport
+}
+
+// errorCause strips the `Get "http://host/path": ` net/http puts before
+// the cause of a transport error.
+func errorCause(text string) string {
+	if i := strings.Index(text, `": `); i >= 0 && strings.Contains(text[:i], ` "`) {
+		return text[i+3:]
+	}
+	return text
 }
 
 // maxBodyScan bounds how much of an error body ParseErrorBody reads.
@@ -173,7 +180,7 @@ const maxMessageBytes = 256
 // message (RFC 9457 problem details), and the same members inside an
 // "error" object. A numeric code is returned as its text. Bodies that are
 // not a JSON object, or are larger than 64 KiB, give empty results. It never
-// panics and does not allocate beyond the returned strings.
+// panics, and allocates little more than the strings it returns.
 func ParseErrorBody(body []byte) (code, message string) {
 	if len(body) == 0 || len(body) > maxBodyScan {
 		return "", ""

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -85,14 +86,15 @@ func TestClassify(t *testing.T) {
 // httptest servers, so the classification follows Go's actual texts.
 func TestClassifyRealTransportErrors(t *testing.T) {
 	block := make(chan struct{})
-	defer close(block)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body) // lets the server notice the client hanging up
 		select {
 		case <-r.Context().Done():
 		case <-block:
 		}
 	}))
 	defer slow.Close()
+	defer close(block) // before Close, which waits for handlers
 	hangup := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, _, err := w.(http.Hijacker).Hijack()
 		if err == nil {

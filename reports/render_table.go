@@ -26,15 +26,22 @@ func WriteTable(w io.Writer, s *Summary) error {
 		return ew.err
 	}
 
-	ew.printf("\nSteps\n")
-	if err := stepTable(ew, s); err != nil {
-		return err
+	if s.Requests == 0 {
+		ew.printf("\nno requests were recorded\n")
+	} else {
+		ew.printf("\nSteps\n")
+		if err := stepTable(ew, s); err != nil {
+			return err
+		}
+		ew.printf("\ndropped arrivals: %s (%s of requests)\n", count(s.Dropped), pct(ratio(s.Dropped, s.Requests)))
+		ew.printf("retries: %s (%s of requests)\n", count(s.Retries), pct(s.RetryShare))
+		if s.Queue == (LatencyMs{}) && s.SendLatency == (LatencyMs{}) {
+			ew.printf("generator queueing: not recorded (the results carry no send time)\n")
+		} else {
+			ew.printf("generator queueing: p99 %s waiting to be sent; p99 %s from the intended time vs %s from sending\n",
+				ms(s.Queue.P99), ms(s.Latency.P99), ms(s.SendLatency.P99))
+		}
 	}
-
-	ew.printf("\ndropped arrivals: %s (%s of requests)\n", count(s.Dropped), pct(ratio(s.Dropped, s.Requests)))
-	ew.printf("retries: %s (%s of requests)\n", count(s.Retries), pct(s.RetryShare))
-	ew.printf("generator queueing: p99 %s waiting to be sent; p99 %s from the intended time vs %s from sending\n",
-		ms(s.Queue.P99), ms(s.Latency.P99), ms(s.SendLatency.P99))
 
 	if len(s.Errors) > 0 {
 		ew.printf("\nError modes\n")
@@ -121,8 +128,10 @@ func stepTable(ew *errWriter, s *Summary) error {
 		if len(journeys) > 1 {
 			name = stepName(stepKey{st.Journey, st.Name})
 		}
+		timed := st.Requests > st.Dropped
 		if err := t.Append(name, count(st.Requests), perSec(st.OfferedRate), perSec(st.AchievedRate), pct(st.SuccessRatio),
-			ms(st.Latency.P50), ms(st.Latency.P90), ms(st.Latency.P99), ms(st.Latency.Max), topErrors(st.Errors)); err != nil {
+			latencyCell(st.Latency.P50, timed), latencyCell(st.Latency.P90, timed), latencyCell(st.Latency.P99, timed),
+			latencyCell(st.Latency.Max, timed), topErrors(st.Errors)); err != nil {
 			return fmt.Errorf("step table: %w", err)
 		}
 	}
@@ -133,12 +142,22 @@ func stepTable(ew *errWriter, s *Summary) error {
 		}
 		top = append(top, ModeCount{Mode: e.Mode, Upstream: e.Upstream, Count: e.Count, Share: e.Share})
 	}
+	timed := s.Requests > s.Dropped
 	t.Footer("total", count(s.Requests), perSec(s.OfferedRate), perSec(s.AchievedRate), pct(s.SuccessRatio),
-		ms(s.Latency.P50), ms(s.Latency.P90), ms(s.Latency.P99), ms(s.Latency.Max), topErrors(top))
+		latencyCell(s.Latency.P50, timed), latencyCell(s.Latency.P90, timed), latencyCell(s.Latency.P99, timed),
+		latencyCell(s.Latency.Max, timed), topErrors(top))
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("step table: %w", err)
 	}
 	return ew.err
+}
+
+// latencyCell is ms(v), or "-" when no request was timed.
+func latencyCell(v float64, timed bool) string {
+	if !timed {
+		return "-"
+	}
+	return ms(v)
 }
 
 // topErrors lists modes one per line: "http 503 QUEUE_FULL (nexi) 12.5%".
@@ -166,7 +185,7 @@ func errorTable(ew *errWriter, s *Summary) error {
 	t.Header("mode", "upstream", "count", "share", "onset", "offered at onset", "first in", "example")
 	for _, e := range s.Errors {
 		if err := t.Append(string(e.Mode), orDash(e.Upstream), count(e.Count), pct(e.Share),
-			"+"+decimal(e.OnsetS, 1)+"s", perSec(e.OnsetOfferedRate), orDash(e.Step), orDash(clip(e.Example, maxExampleCell))); err != nil {
+			"+"+decimal(e.OnsetS, 1)+"s", perSec(e.OnsetOfferedRate), orDash(e.Step), orDash(clip(errorCause(e.Example), maxExampleCell))); err != nil {
 			return fmt.Errorf("error table: %w", err)
 		}
 	}
@@ -288,6 +307,7 @@ type errWriter struct {
 	err error
 }
 
+// Write writes p unless an earlier write failed.
 func (e *errWriter) Write(p []byte) (int, error) {
 	if e.err != nil {
 		return 0, e.err

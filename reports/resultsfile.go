@@ -9,7 +9,14 @@ import (
 	"unicode/utf8"
 )
 
-// The results file is JSON lines, one Result per line, in vegeta's own JSON
+// DroppedError is the error text written for a dropped arrival.
+const DroppedError = "dropped: in-flight cap full past max wait"
+
+// Writer appends Results to a results file. It buffers its output: call
+// Flush when done (and from time to time, so an interrupted run leaves most
+// of its results on disk). It never closes the underlying writer.
+//
+// The file is JSON lines, one Result per line, in vegeta's own JSON
 // result format so `vegeta report` and `vegeta plot` read it as it is:
 //
 //	{"attack":"launch-day","seq":7,"code":503,"timestamp":"2020-12-08T07:00:01.5Z",
@@ -25,13 +32,6 @@ import (
 // when they hold their zero value, except journey, step, user, attempt and
 // ok. "body" is never written. A dropped arrival is written as code 0 with
 // the error DroppedError, so vegeta counts it as a failed request.
-
-// DroppedError is the error text written for a dropped arrival.
-const DroppedError = "dropped: in-flight cap full past max wait"
-
-// Writer appends Results to a results file. It buffers its output: call
-// Flush when done (and from time to time, so an interrupted run leaves most
-// of its results on disk). It never closes the underlying writer.
 //
 // A Writer is not safe for concurrent use: one goroutine owns it, usually
 // the one draining the engine's results channel.

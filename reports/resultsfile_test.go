@@ -79,7 +79,7 @@ var sampleResults = []Result{
 	{
 		Seq: 3, Journey: "enroll", Step: "cobadge-poll", User: 43, Attempt: 1, Poll: 3, Intended: t0.Add(3 * time.Second).In(time.FixedZone("CET", 3600)),
 		Sent: t0.Add(3 * time.Second), Latency: 10 * time.Second, SendLatency: 10 * time.Second, Method: "GET",
-		URL: "http://127.0.0.1:8080/api/v1/cobadge/searches/7?x=\"quoted\"&y=\\",
+		URL:   "http://127.0.0.1:8080/api/v1/cobadge/searches/7?x=\"quoted\"&y=\\",
 		Error: "Get \"http://127.0.0.1:8080/api/v1/cobadge/searches/7\": context deadline exceeded (Client.Timeout exceeded while awaiting headers)",
 	},
 	{

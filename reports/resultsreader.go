@@ -359,7 +359,7 @@ func (rd *Reader) int() (int64, error) {
 		v = v*10 + d
 	}
 	if neg {
-		return -int64(v - 1) - 1, nil
+		return -int64(v-1) - 1, nil
 	}
 	return int64(v), nil
 }

@@ -181,7 +181,20 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		s.StartedAt = start.UTC()
 	}
 
-	for _, st := range a.stepOrder {
+	// Journeys by name, steps in the order users reach them (by their
+	// earliest intended time): the same whatever order results came in.
+	steps := append([]*stepTally(nil), a.stepOrder...)
+	sort.SliceStable(steps, func(i, j int) bool {
+		si, sj := steps[i], steps[j]
+		if si.key.journey != sj.key.journey {
+			return si.key.journey < sj.key.journey
+		}
+		if !si.first.Equal(sj.first) {
+			return si.first.Before(sj.first)
+		}
+		return si.key.step < sj.key.step
+	})
+	for _, st := range steps {
 		c := &st.counts
 		ss := StepSummary{
 			Name:         st.key.step,

@@ -95,6 +95,9 @@ func TestParseReportsProblemsWithFileLineAndKey(t *testing.T) {
 		), `5: journeys[1].name: journey "a" is defined twice`},
 		{"zero weight", strings.Replace(minimal, "  - name: j", "  - name: j\n    weight: 0", 1), "6: journeys[0].weight: 0 must be positive"},
 		{"no steps", withLines("name: t", "profile: [{hold: {rate: 1/s, duration: 1s}}]", "journeys:", "  - name: j"), "4: journeys[0].steps: is required"},
+		{"empty steps", withLines("name: t", "profile: [{hold: {rate: 1/s, duration: 1s}}]", "journeys:", "  - name: j", "    steps: []"), "5: journeys[0].steps: has no steps"},
+		{"empty journeys", withLines("name: t", "profile: [{hold: {rate: 1/s, duration: 1s}}]", "journeys: []"), "3: journeys: has no journeys"},
+		{"empty profile", withLines("name: t", "profile: []", "journeys: [{name: j, steps: [{name: s, path: /}]}]"), "2: profile: has no stages"},
 		{"expect out of range", scenarioWith("      - {name: s, path: /, expect: [200, 600]}"), "7: journeys[0].steps[0].expect[1]: status 600 is not between 100 and 599"},
 		{"abandon above one", scenarioWith("      - {name: s, path: /, abandon: 1.5}"), `7: journeys[0].steps[0].abandon: probability "1.5" must be between 0 and 1`},
 		{"retry probability", scenarioWith("      - {name: s, path: /, retry: {probability: 120%}}"), `7: journeys[0].steps[0].retry.probability: probability "120%"`},
@@ -370,4 +373,23 @@ func FuzzParse(f *testing.F) {
 		}
 		s.Profile.Pace(s.Profile.Duration()/2, 0)
 	})
+}
+
+func TestFormatDocParses(t *testing.T) {
+	doc, err := os.ReadFile("FORMAT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(doc), "```yaml\n")
+	src, _, _ := strings.Cut(rest, "```")
+	files := fstest.MapFS{
+		"users.csv": {Data: []byte("id\n1\n")}, "ca.pem": {}, "client.pem": {}, "client.key": {},
+	}
+	s, err := parseScenario("FORMAT.md", []byte(src), fsFiles{fsys: files})
+	if err != nil {
+		t.Fatalf("the example in FORMAT.md does not parse:\n%v", err)
+	}
+	if len(s.Profile.Stages) != 5+20 || len(s.Outages) != 1 || s.Login == nil {
+		t.Errorf("stages %d outages %d", len(s.Profile.Stages), len(s.Outages))
+	}
 }

@@ -50,6 +50,12 @@ type Embedded struct {
 	StackProfile string // "naive" (the 2020 behaviour) or "hardened"
 	DB           string // "" for embedded SQLite, or a postgres:// DSN
 	Banks        string // path of a banks file; "" for the default banks
+
+	// TimeScale and RateScale are the --time-scale and --rate-scale a run
+	// on the embedded stack uses when the command line gives neither: a
+	// day-long scenario then plays in minutes on a laptop. 0 means 1.
+	TimeScale float64
+	RateScale float64
 }
 
 // HTTPOptions tunes the client the replay engine uses.

@@ -22,7 +22,7 @@ var (
 	httpKeys     = []string{"timeout", "insecure", "version", "ca_cert", "client_cert", "client_key", "headers"}
 	feederKeys   = []string{"name", "file", "mode", "format"}
 	sloKeys      = []string{"p50", "p90", "p95", "p99", "p999", "errors"}
-	embeddedKeys = []string{"stack_profile", "db", "banks"}
+	embeddedKeys = []string{"stack_profile", "db", "banks", "time_scale", "rate_scale"}
 	outageKeys   = []string{"station", "start", "duration"}
 )
 
@@ -281,6 +281,12 @@ func (d *decoder) embedded(o *object) {
 			d.add(n, o.key("banks"), "%v", err)
 		}
 		e.Banks = d.files.path(v)
+	}
+	if v, ok := o.positive("time_scale"); ok {
+		e.TimeScale = v
+	}
+	if v, ok := o.positive("rate_scale"); ok {
+		e.RateScale = v
 	}
 }
 

@@ -67,8 +67,8 @@ func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Jour
 			d.try(nil, sc, parts)
 		}
 		steps := d.list(o.raw("steps"), o.key("steps"), false)
-		if len(steps) == 0 {
-			o.require("steps")
+		if len(steps) == 0 && o.require("steps") && !d.full {
+			d.add(o.raw("steps"), o.key("steps"), "has no steps")
 		}
 		for si, sn := range steps {
 			st := d.step(sn, fmt.Sprintf("%s.steps[%d]", k, si), sc, shared)

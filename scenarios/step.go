@@ -18,7 +18,9 @@ type Request struct {
 // a trailing slash ("http://127.0.0.1:8080" or "https://host/prefix").
 // Header holds the step's headers (its own over its journey's, and the
 // default Content-Type), not the scenario's HTTP.Headers: the engine adds
-// those for the names Build left unset.
+// those for the names Build left unset. Templates that draw from the user's
+// generator (uuid, randInt) give new values on every call, so a retry that
+// must carry the same Idempotency-Key resends the Request it already has.
 func (st *Step) Build(u *User, base string) (*Request, error) {
 	path, err := st.Path.Execute(u)
 	if err != nil {

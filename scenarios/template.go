@@ -42,6 +42,7 @@ type Template struct {
 	perUser  bool               // calls uuid or randInt, which need the executing user
 	bindings *sync.Pool         // of *binding, when perUser
 	refs     [][]string         // field chains read from dot, e.g. {"Vars", "token"}
+	plan     plan               // non-nil for a simple template, rendered without text/template
 }
 
 // ConstTemplate returns a template that always yields s as written, even if
@@ -66,6 +67,7 @@ func NewTemplate(name, src string) (*Template, error) {
 	if t.perUser {
 		t.bindings = &sync.Pool{New: t.newBinding}
 	}
+	t.plan = compilePlan(tmpl.Tree)
 	return t, nil
 }
 
@@ -86,6 +88,9 @@ func (t *Template) Execute(u *User) (string, error) {
 	if t.Constant() {
 		return t.String(), nil
 	}
+	if t.plan != nil {
+		return t.renderPlan(u)
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	if err := t.execute(buf, u); err != nil {
@@ -103,12 +108,35 @@ func (t *Template) bytes(u *User) ([]byte, error) {
 		}
 		return t.constant, nil
 	}
+	if t.plan != nil {
+		if u == nil {
+			return nil, errors.New("template needs a user")
+		}
+		b, err := t.plan.appendTo(make([]byte, 0, len(t.src)+64), u)
+		if err != nil {
+			return nil, fmt.Errorf("template %s: %w", t.tmpl.Name(), err)
+		}
+		return b, nil
+	}
 	buf := bufPool.Get().(*bytes.Buffer)
 	defer putBuffer(buf)
 	if err := t.execute(buf, u); err != nil {
 		return nil, err
 	}
 	return bytes.Clone(buf.Bytes()), nil
+}
+
+// renderPlan renders a simple template.
+func (t *Template) renderPlan(u *User) (string, error) {
+	if u == nil {
+		return "", errors.New("template needs a user")
+	}
+	var b strings.Builder
+	b.Grow(len(t.src) + 32)
+	if err := t.plan.render(&b, u); err != nil {
+		return "", fmt.Errorf("template %s: %w", t.tmpl.Name(), err)
+	}
+	return b.String(), nil
 }
 
 func (t *Template) execute(buf *bytes.Buffer, u *User) error {

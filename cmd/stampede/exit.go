@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 
+	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/scenarios"
 )
@@ -26,7 +27,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput}
+var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

@@ -28,6 +28,8 @@ and how it fails.`,
 	root.AddCommand(
 		newCmdRun(st, nil),
 		newCmdScenarios(st),
+		newCmdMocks(st),
+		newCmdStack(st),
 		newCmdVersion(st),
 	)
 	return root

@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stampede-load/stampede/mocks"
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/scenarios"
@@ -18,17 +20,23 @@ import (
 type runOptions struct {
 	scenario string // stock name or file path; empty with --url
 
-	target    string
-	url       string // quick mode
-	rate      string
-	duration  time.Duration
-	method    string
-	headers   []string
-	body      string
-	timeScale float64
-	rateScale float64
-	seed      int64
-	seedSet   bool
+	target       string
+	url          string // quick mode
+	rate         string
+	duration     time.Duration
+	method       string
+	headers      []string
+	body         string
+	timeScale    float64
+	rateScale    float64
+	timeScaleSet bool // given on the command line, so the scenario's embedded defaults don't apply
+	rateScaleSet bool
+	seed         int64
+	seedSet      bool
+
+	stackProfile string
+	db           string
+	banks        string
 
 	maxInflight int
 	maxWait     time.Duration
@@ -60,6 +68,8 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
 				o.scenario = args[0]
 			}
 			o.seedSet = cmd.Flags().Changed("seed")
+			o.timeScaleSet = cmd.Flags().Changed("time-scale")
+			o.rateScaleSet = cmd.Flags().Changed("rate-scale")
 			if runF != nil {
 				return runF(cmd.Context(), st, o)
 			}
@@ -84,6 +94,9 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
 	f.StringVar(&o.out, "out", "", "run folder (default runs/TIMESTAMP-SCENARIO)")
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
 	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
+	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
+	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
 	return cmd
 }
 
@@ -121,7 +134,11 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 		ropts.Target = o.target
 	}
 	if ropts.Target == "embedded" {
-		return fmt.Errorf("%w: target embedded: the embedded stack is not available yet; pass --target URL", errUsage)
+		stop, err := o.startEmbedded(ctx, sc, &ropts)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	out, err := replay.Run(ctx, ropts)
 	if err != nil {
@@ -183,9 +200,61 @@ func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
 	if o.seedSet {
 		sc.Seed = o.seed
 	}
+	if o.embedded(sc) {
+		if !o.timeScaleSet && sc.Embedded.TimeScale > 0 {
+			o.timeScale = sc.Embedded.TimeScale
+		}
+		if !o.rateScaleSet && sc.Embedded.RateScale > 0 {
+			o.rateScale = sc.Embedded.RateScale
+		}
+	}
 	sc.Scale(o.timeScale, o.rateScale)
 	if o.duration > 0 && o.url == "" {
 		sc.Profile.Truncate(o.duration)
 	}
 	return sc, nil
+}
+
+// embedded reports whether the run targets the in-process stack.
+func (o *runOptions) embedded(sc *scenarios.Scenario) bool {
+	return o.target == "embedded" || (o.target == "" && sc.Target == "embedded")
+}
+
+// startEmbedded starts the bank mocks and the reference stack in-process
+// and points the run at them. Their capacity shrinks with the rate scale,
+// so a scaled-down replay keeps the utilisation of the real one. The
+// returned function stops them.
+func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, ropts *replay.Options) (func(), error) {
+	profile := sc.Embedded.StackProfile
+	if o.stackProfile != "" {
+		profile = o.stackProfile
+	}
+	db := sc.Embedded.DB
+	if o.db != "" {
+		db = o.db
+	}
+	if db == "" {
+		// Kept beside the results so the audit can be redone after the run.
+		if err := os.MkdirAll(ropts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("run folder: %w", err)
+		}
+		db = filepath.Join(ropts.Dir, "stack.db")
+	}
+	banks := sc.Embedded.Banks
+	if o.banks != "" {
+		banks = o.banks
+	}
+	emb, err := mocks.Start(context.WithoutCancel(ctx), mocks.Options{
+		StackProfile:  profile,
+		DB:            db,
+		BanksFile:     banks,
+		Seed:          sc.Seed,
+		CapacityScale: o.rateScale,
+		Outages:       sc.Outages,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ropts.Target = emb.URL
+	return func() { emb.Close() }, nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -63,9 +64,10 @@ func (s *Server) view(st *Station) stationView {
 	return v
 }
 
-// uptime is the server's age: where fault windows are now.
+// uptime is the server's age, in seconds like "80.266s": where fault
+// windows (offsets from the start) are now.
 func (s *Server) uptime() string {
-	return formatDuration(time.Since(s.start).Truncate(time.Millisecond))
+	return strconv.FormatFloat(time.Since(s.start).Seconds(), 'f', 3, 64) + "s"
 }
 
 func (s *Server) adminStations(w http.ResponseWriter, r *http.Request) {
@@ -186,8 +188,13 @@ func (s *Server) applyPatch(st *Station, body []byte) error {
 		b.StationConfig = sc
 		d.mapping(&root, name, d.bankFields(&b, name))
 		b.validate(d.p, name)
-		if b.ABI != was.ABI || b.Name != was.Name || b.Weight != was.Weight {
-			d.p.add(name, "abi, name and weight cannot be changed live")
+		for _, k := range []struct {
+			key     string
+			changed bool
+		}{{"abi", b.ABI != was.ABI}, {"name", b.Name != was.Name}, {"weight", b.Weight != was.Weight}} {
+			if k.changed {
+				d.p.add(name+"."+k.key, "cannot be changed live")
+			}
 		}
 		if err := d.p.err(); err != nil {
 			return err

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"hash/fnv"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -144,7 +143,3 @@ func validFiscalShape(fc string) bool {
 	}
 	return true
 }
-
-// randFor is a generator for one lookup under seed; tests use it to vary
-// inputs reproducibly.
-func randFor(seed int64, parts ...string) *rand.Rand { return synth.Rand(seed, key(parts...)) }

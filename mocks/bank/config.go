@@ -190,7 +190,7 @@ var processorNames = [...]string{"iccrea", "nexi", "sia"}
 
 // ProcessorNames returns the names of the card processors the mock hosts,
 // in the order a stack fans out to them: iccrea, nexi, sia.
-func ProcessorNames() []string { return processorNames[:] }
+func ProcessorNames() []string { return slices.Clone(processorNames[:]) }
 
 // defaultProcessor is what every processor starts from. Card verification at
 // a processor has a median of 80 ms and a p99 of 400 ms (mean about 100 ms),
@@ -255,23 +255,6 @@ func DefaultConfig() Config {
 		c.Banks = append(c.Banks, BankConfig{ABI: b.ABI, Name: b.Name, Weight: b.Weight, StationConfig: st})
 	}
 	return c
-}
-
-// clone returns a copy that shares no slices or maps with c.
-func (c Config) clone() Config {
-	out := c
-	out.Processors = make(map[string]ProcessorConfig, len(c.Processors))
-	for k, p := range c.Processors {
-		p.StationConfig = p.StationConfig.clone()
-		out.Processors[k] = p
-	}
-	out.IBAN.StationConfig = c.IBAN.StationConfig.clone()
-	out.Banks = make([]BankConfig, len(c.Banks))
-	for i, b := range c.Banks {
-		b.StationConfig = b.StationConfig.clone()
-		out.Banks[i] = b
-	}
-	return out
 }
 
 // clone returns a copy whose Faults do not alias st's.
@@ -354,14 +337,14 @@ func (c Config) validate(p *problems) {
 func (pc ProcessorConfig) validate(p *problems, path string) {
 	pc.StationConfig.validate(p, path, true)
 	if pc.CobadgePending < 0 {
-		p.add(path+".cobadge_pending", "must not be negative, got %v", pc.CobadgePending)
+		p.add(path+".cobadge_pending", "must not be negative, got %s", formatDuration(pc.CobadgePending))
 	}
 }
 
 func (ic IBANConfig) validate(p *problems, path string) {
 	ic.StationConfig.validate(p, path, true)
 	if ic.BankTimeout <= 0 {
-		p.add(path+".bank_timeout", "must be positive, got %v", ic.BankTimeout)
+		p.add(path+".bank_timeout", "must be positive, got %s", formatDuration(ic.BankTimeout))
 	}
 }
 
@@ -400,7 +383,7 @@ func (st StationConfig) validate(p *problems, path string, overHTTP bool) {
 		p.add(path+".on_full", "%q is not reject or reset", st.OnFull)
 	}
 	if st.MaxWait < 0 {
-		p.add(path+".max_wait", "must not be negative, got %v", st.MaxWait)
+		p.add(path+".max_wait", "must not be negative, got %s", formatDuration(st.MaxWait))
 	}
 	st.Service.validate(p, path+".service")
 	rl := st.RateLimit
@@ -427,28 +410,28 @@ func (s ServiceTime) validate(p *problems, path string) {
 	case ConstantTime:
 		used = []string{"value"}
 		if s.Value < 0 {
-			p.add(path+".value", "must not be negative, got %v", s.Value)
+			p.add(path+".value", "must not be negative, got %s", formatDuration(s.Value))
 		}
 	case ExponentialTime:
 		used = []string{"mean"}
 		if s.Mean <= 0 {
-			p.add(path+".mean", "must be positive, got %v", s.Mean)
+			p.add(path+".mean", "must be positive, got %s", formatDuration(s.Mean))
 		}
 	case LogNormalTime:
 		used = []string{"median", "p99"}
 		switch {
 		case s.Median <= 0:
-			p.add(path+".median", "must be positive, got %v", s.Median)
+			p.add(path+".median", "must be positive, got %s", formatDuration(s.Median))
 		case s.P99 <= s.Median:
-			p.add(path+".p99", "%v must be above the median %v (use constant for a fixed time)", s.P99, s.Median)
+			p.add(path+".p99", "%s must be above the median %s (use constant for a fixed time)", formatDuration(s.P99), formatDuration(s.Median))
 		}
 	case UniformTime:
 		used = []string{"min", "max"}
 		if s.Min < 0 {
-			p.add(path+".min", "must not be negative, got %v", s.Min)
+			p.add(path+".min", "must not be negative, got %s", formatDuration(s.Min))
 		}
 		if s.Max < s.Min {
-			p.add(path+".max", "%v is below min %v", s.Max, s.Min)
+			p.add(path+".max", "%s is below min %s", formatDuration(s.Max), formatDuration(s.Min))
 		}
 	case "":
 		p.add(path+".distribution", "is required (constant, exponential, lognormal or uniform)")

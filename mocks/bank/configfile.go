@@ -55,14 +55,26 @@ func ParseConfig(file string, data []byte) (Config, error) {
 	return c, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// yamlParserErrors start the messages of yaml.v3's parser (as opposed to
+// its scanner), whose lines it reports counting from 0, and leaves out on
+// the first line.
+var yamlParserErrors = []string{"did not find expected", "found undefined tag", "found duplicate %", "found incompatible"}
 
 // yamlError turns a YAML syntax error into a ConfigError with its line.
 func yamlError(file string, err error) error {
 	e := &ConfigError{File: file, Message: err.Error()}
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		e.Line, _ = strconv.Atoi(m[1])
-		e.Message = m[2]
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return e
+	}
+	e.Message = m[2]
+	e.Line, _ = strconv.Atoi(m[1])
+	for _, prefix := range yamlParserErrors {
+		if strings.HasPrefix(e.Message, prefix) {
+			e.Line++
+		}
 	}
 	return e
 }
@@ -334,14 +346,20 @@ func (d *decoder) stationFields(st *StationConfig, path string) fields {
 		"servers": func(n *yaml.Node, p string) { d.int(n, p, &st.Servers) },
 		"queue":   func(n *yaml.Node, p string) { d.int(n, p, &st.Queue) },
 		"on_full": func(n *yaml.Node, p string) {
-			var s string
+			s := string(RejectWhenFull) // "" means the default, as in Go
 			d.str(n, p, &s)
-			st.OnFull = OnFull(s)
+			if s != "" {
+				st.OnFull = OnFull(s)
+			} else {
+				st.OnFull = RejectWhenFull
+			}
 		},
 		"max_wait": func(n *yaml.Node, p string) { d.duration(n, p, &st.MaxWait) },
 		"service": func(n *yaml.Node, p string) {
 			d.forget(joinKey(path, "service"))
-			st.Service = d.service(n, p)
+			if s, ok := d.service(n, p); ok {
+				st.Service = s
+			}
 		},
 		"rate_limit": func(n *yaml.Node, p string) {
 			d.forget(joinKey(path, "rate_limit"))
@@ -374,11 +392,16 @@ func (d *decoder) bankFields(b *BankConfig, path string) fields {
 	return fs
 }
 
-func (d *decoder) service(n *yaml.Node, path string) ServiceTime {
-	var s ServiceTime
-	if isNull(resolve(n)) {
-		d.p.at(resolve(n).Line, path, "must be a mapping with a distribution")
-		return s
+// service decodes a service time; ok is false when n is not a mapping at
+// all (already reported), so the station keeps the service it had.
+func (d *decoder) service(n *yaml.Node, path string) (s ServiceTime, ok bool) {
+	if n = resolve(n); n == nil || n.Kind != yaml.MappingNode {
+		line := 0
+		if n != nil {
+			line = n.Line
+		}
+		d.p.at(line, path, "must be a mapping with a distribution, e.g. {distribution: constant, value: 10ms}")
+		return s, false
 	}
 	d.mapping(n, path, fields{
 		"distribution": func(n *yaml.Node, p string) {
@@ -393,7 +416,7 @@ func (d *decoder) service(n *yaml.Node, path string) ServiceTime {
 		"min":    func(n *yaml.Node, p string) { d.duration(n, p, &s.Min) },
 		"max":    func(n *yaml.Node, p string) { d.duration(n, p, &s.Max) },
 	})
-	return s
+	return s, true
 }
 
 func (d *decoder) rateLimit(n *yaml.Node, path string) RateLimit {
@@ -435,6 +458,9 @@ func (d *decoder) faults(n *yaml.Node, path string) []FaultSpec {
 		}
 		out = append(out, f)
 	}
+	if len(out) == 0 {
+		return nil
+	}
 	return out
 }
 
@@ -462,6 +488,7 @@ func strNode(s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag
 func intNode(v int64) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.FormatInt(v, 10)}
 }
+
 // floatNode writes a whole number without a decimal point (weight: 20),
 // which the decoder takes as a number all the same.
 func floatNode(v float64) *yaml.Node {

@@ -173,6 +173,7 @@ func TestStationQueueMatchesErlangC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("M/M/%d at rho 0.8", tt.servers), func(t *testing.T) {
+			t.Parallel()
 			cfg := StationConfig{Servers: tt.servers, Queue: maxQueue, Service: ExponentialService(mean)}
 			st, err := newStation("erlang", KindProcessor, cfg, 1, time.Time{})
 			if err != nil {

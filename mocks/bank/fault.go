@@ -162,7 +162,7 @@ func buildSlowBody(f FaultSpec, p *problems, path string) fault {
 		p.add(path+".chunk", "must be positive, got %d", f.Chunk)
 	}
 	if d.interval < 0 {
-		p.add(path+".interval", "must be positive, got %v", f.Interval)
+		p.add(path+".interval", "must be positive, got %s", formatDuration(f.Interval))
 	}
 	return faultFunc(func(e *effect) { e.dribble = d })
 }
@@ -227,10 +227,10 @@ func compileFaults(p *problems, path string, specs []FaultSpec, overHTTP bool) [
 			p.add(fp+".probability", "must be between 0 and 1, got %v", f.Probability)
 		}
 		if f.From < 0 {
-			p.add(fp+".from", "must not be negative, got %v", f.From)
+			p.add(fp+".from", "must not be negative, got %s", formatDuration(f.From))
 		}
 		if f.To != 0 && f.To <= f.From {
-			p.add(fp+".to", "%v is not after from (%v)", f.To, f.From)
+			p.add(fp+".to", "%s is not after from (%s)", formatDuration(f.To), formatDuration(f.From))
 		}
 		set := map[string]bool{"status": f.Status != 0, "mode": f.Mode != "", "factor": f.Factor != 0,
 			"chunk": f.Chunk != 0, "interval": f.Interval != 0}

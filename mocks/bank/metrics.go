@@ -137,7 +137,10 @@ func (s *Station) ResetStats() {
 // atomics, and a reset shows up as an ordinary counter reset.
 type collector struct {
 	stations []*Station
-	requests, queueFull, inFlight, queueLength, busy, servers, latency, wait *prometheus.Desc
+
+	requests, queueFull                  *prometheus.Desc // counters
+	inFlight, queueLength, busy, servers *prometheus.Desc // gauges
+	latency, wait                        *prometheus.Desc // histograms
 }
 
 func newCollector(stations []*Station) *collector {

@@ -166,6 +166,11 @@ func Listen(cfg Config, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	return listenServer(s, opts)
+}
+
+// listenServer starts serving s, built by newServer, on opts's addresses.
+func listenServer(s *Server, opts Options) (*Server, error) {
 	addr := opts.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"

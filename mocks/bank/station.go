@@ -14,9 +14,9 @@ import (
 
 // The ways a station refuses a request before serving it.
 var (
-	ErrRateLimited  = errors.New("rate limited")             // over the station's rate limit: 429
-	ErrOutage       = errors.New("station outage")           // an outage fault is active: the request fails on arrival
-	ErrQueueFull    = errors.New("queue full")               // every slot busy and the queue full: 503 QUEUE_FULL or a reset
+	ErrRateLimited  = errors.New("rate limited")                // over the station's rate limit: 429
+	ErrOutage       = errors.New("station outage")              // an outage fault is active: the request fails on arrival
+	ErrQueueFull    = errors.New("queue full")                  // every slot busy and the queue full: 503 QUEUE_FULL or a reset
 	ErrQueueTimeout = errors.New("queued longer than max wait") // waited MaxWait without a slot: 503 QUEUE_TIMEOUT
 )
 
@@ -34,7 +34,7 @@ const (
 type Station struct {
 	name     string
 	kind     string
-	header   []string // X-Station's value, shared by every answer
+	header   []string  // X-Station's value, shared by every answer
 	start    time.Time // origin of fault windows
 	overHTTP bool      // answers over HTTP itself (banks do not)
 
@@ -174,9 +174,9 @@ func (q *waitQueue) remove(w *waiter) {
 type admission uint8
 
 const (
-	admitted admission = iota // got a slot at once
-	queued                    // waits in the queue
-	turnedAway                // queue full
+	admitted   admission = iota // got a slot at once
+	queued                      // waits in the queue
+	turnedAway                  // queue full
 )
 
 // admit places w at the station at time now. The queue logic is kept apart

@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -164,6 +165,10 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.code() != "CARD_SAVE_FAILED" || r.header.Get("X-Upstream") != "nexi" {
 		t.Fatalf("with the breaker open: %v", r)
 	}
+	health := e.must(http.StatusOK, request{method: "GET", path: "/healthz"})
+	if got := fmt.Sprint(health["breakers"]); got != "map[iban:closed iccrea:closed nexi:open sia:closed]" {
+		t.Fatalf("healthz breakers = %s", got)
+	}
 	if n := e.bank.count("nexi"); n != 4 {
 		t.Fatalf("nexi saw %d calls, want 4: an open breaker must not call it", n)
 	}
@@ -177,5 +182,29 @@ func TestBreakerOpensAndRecovers(t *testing.T) {
 	e.must(http.StatusCreated, add) // closed again
 	if n := e.bank.count("nexi"); n != 6 {
 		t.Fatalf("nexi saw %d calls, want 6", n)
+	}
+}
+
+// TestCloseCancelsAfterGrace: a request stuck on a hanging bank does not
+// keep Close waiting past the shutdown grace.
+func TestCloseCancelsAfterGrace(t *testing.T) {
+	e := newEnv(t, Config{Profile: Naive, CallTimeout: time.Hour, ShutdownGrace: 50 * time.Millisecond})
+	id, tok := e.enrolled(1)
+	e.bank.setFault("nexi", fault{hang: true})
+	stuck := e.async(request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})
+	e.arrival(t)
+	if err := e.srv.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if r := <-stuck; r.status == http.StatusCreated {
+		t.Fatalf("the stuck request succeeded: %v", r)
+	}
+	s, err := OpenStore(context.Background(), e.srv.cfg.DB, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if w, err := s.Wallet(context.Background(), id.FiscalCode); err != nil || len(w) != 0 {
+		t.Fatalf("wallet after the cancelled add: %v, %v", w, err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,11 +53,11 @@ type Server struct {
 	banksJSON []byte    // the bank list, encoded once
 	tempDir   string    // removed at Close when the database is ephemeral
 
-	srv     *http.Server
-	served  chan struct{} // closed when srv.Serve has returned
-	serveMu sync.Mutex
-	serveEr error
-	cancel  context.CancelFunc // cancels every request's context
+	srv      *http.Server
+	served   chan struct{} // closed when srv.Serve has returned
+	serveMu  sync.Mutex
+	serveErr error
+	cancel   context.CancelFunc // cancels every request's context
 
 	closeOnce sync.Once
 	closeErr  error
@@ -78,7 +79,8 @@ func Serve(ctx context.Context, cfg Config, addr string) error {
 	if err != nil {
 		return err
 	}
-	s.cfg.Logger.Info("stack listening", "url", s.URL, "profile", string(s.cfg.Profile), "banks", s.cfg.BanksURL)
+	s.cfg.Logger.Info("stack listening", "url", s.URL, "profile", string(s.cfg.Profile), "banks", s.cfg.BanksURL,
+		"database", pick(isPostgres(s.cfg.DB), "postgres", "sqlite"))
 	select {
 	case <-ctx.Done():
 	case <-s.served:
@@ -129,7 +131,7 @@ func start(ctx context.Context, cfg Config, addr string) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("stack: listen on %s: %w", addr, err))
 	}
-	s.URL = "http://" + ln.Addr().String()
+	s.URL = baseURL(ln.Addr())
 	s.banks = newBanks(cfg)
 	base, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
@@ -144,7 +146,7 @@ func start(ctx context.Context, cfg Config, addr string) (*Server, error) {
 		defer close(s.served)
 		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			s.serveMu.Lock()
-			s.serveEr = fmt.Errorf("stack: serve: %w", err)
+			s.serveErr = fmt.Errorf("stack: serve: %w", err)
 			s.serveMu.Unlock()
 		}
 	}()
@@ -164,17 +166,19 @@ func (s *Server) Close() error {
 		if err != nil {
 			// Abort downstream calls and database waits, give handlers
 			// the time to answer, then drop the connections.
+			s.cfg.Logger.Warn("shutdown grace over: cancelling in-flight requests", "grace", s.cfg.ShutdownGrace)
 			s.cancel()
 			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
-			if s.srv.Shutdown(ctx) != nil {
-				errs = append(errs, s.srv.Close())
+			_ = s.srv.Shutdown(ctx) // the listener is closed already: only ctx tells
+			if ctx.Err() != nil {
+				_ = s.srv.Close()
 			}
 			cancel()
 		}
 		s.cancel()
 		<-s.served
 		s.serveMu.Lock()
-		errs = append(errs, s.serveEr)
+		errs = append(errs, s.serveErr)
 		s.serveMu.Unlock()
 		s.banks.close()
 		errs = append(errs, s.store.Close(), s.removeTemp())
@@ -191,6 +195,20 @@ func (s *Server) removeTemp() error {
 		return nil
 	}
 	return os.RemoveAll(s.tempDir)
+}
+
+// baseURL is the URL clients reach a listener at: a wildcard address
+// (":8080", "0.0.0.0:8080") is reached on loopback.
+func baseURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String()
+	}
+	host := tcp.IP
+	if host == nil || host.IsUnspecified() {
+		host = net.IPv4(127, 0, 0, 1)
+	}
+	return "http://" + net.JoinHostPort(host.String(), strconv.Itoa(tcp.Port))
 }
 
 // encodeBanks renders the bank list once: it is the same for every request.
@@ -303,8 +321,26 @@ func loopbackOnly(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+type healthResponse struct {
+	Status   string            `json:"status"`
+	Profile  Profile           `json:"profile"`
+	Breakers map[string]string `json:"breakers,omitempty"` // hardened: closed, open or half-open by station
+}
+
+// health answers 200 while the stack serves, with the state of each
+// circuit breaker so an operator sees which downstream the stack has given
+// up on for now.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "profile": string(s.cfg.Profile)})
+	h := healthResponse{Status: "ok", Profile: s.cfg.Profile}
+	for name, st := range s.banks.stations {
+		if st.breaker != nil {
+			if h.Breakers == nil {
+				h.Breakers = map[string]string{}
+			}
+			h.Breakers[name] = st.breaker.current().String()
+		}
+	}
+	writeJSON(w, http.StatusOK, h)
 }
 
 // storeFailure answers a database failure: 503 with code and message,

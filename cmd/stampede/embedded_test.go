@@ -1,0 +1,63 @@
+package main
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stampede-load/stampede/mocks/bank"
+	"github.com/stampede-load/stampede/reports"
+)
+
+// The stock CI scenario against the embedded stack, capped at a few
+// seconds: the bank mocks and the stack start in-process, every journey
+// step runs, and the run folder keeps the stack's database.
+func TestEmbeddedCISmoke(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := cli(t, "run", "ci-smoke", "--duration", "4s", "--out", out, "--quiet", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s reports.Summary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout)
+	}
+	if s.Requests < 100 || s.SuccessRatio < 0.99 || len(s.Steps) < 10 {
+		t.Fatalf("embedded ci-smoke: %d requests, success %.3f, %d steps", s.Requests, s.SuccessRatio, len(s.Steps))
+	}
+	if _, err := filepath.Glob(filepath.Join(out, "stack.db")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMocksConfigPrintsAValidBanksFile(t *testing.T) {
+	code, stdout, stderr := cli(t, "mocks", "config")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if _, err := bank.ParseConfig("default.yaml", []byte(stdout)); err != nil {
+		t.Fatalf("the printed default does not parse: %v", err)
+	}
+}
+
+func TestMocksAndStackBadInput(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing banks file", []string{"mocks", "serve", "--config", filepath.Join(dir, "nope.yaml"), "--addr", "127.0.0.1:0"}, "nope.yaml"},
+		{"unknown stack profile", []string{"stack", "serve", "--profile", "fast"}, "--profile"},
+		{"unknown embedded profile", []string{"run", "ci-smoke", "--stack-profile", "fast", "--out", dir}, "fast"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tt.args...)
+			if code != exitBadInput || !strings.Contains(stderr, tt.want) {
+				t.Fatalf("exit %d, stderr %q; want 2 naming %q", code, stderr, tt.want)
+			}
+		})
+	}
+}

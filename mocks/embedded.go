@@ -1,0 +1,143 @@
+// Package mocks starts what a replay runs against when a scenario's target
+// is "embedded": the bank and card-processor mocks and the reference
+// enrollment stack, in-process on free loopback ports. The replay engine only
+// ever sees the stack's URL.
+package mocks
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/stampede-load/stampede/mocks/bank"
+	"github.com/stampede-load/stampede/mocks/stack"
+	"github.com/stampede-load/stampede/scenarios"
+)
+
+// Options configure the embedded stack.
+type Options struct {
+	StackProfile string // "naive" (the 2020 behaviour) or "hardened"; "" means naive
+	DB           string // "" for SQLite in a temporary folder, an SQLite path, or a postgres:// DSN
+	BanksFile    string // banks file; "" for the default banks
+	Seed         int64  // seeds the banks' cards and random draws
+
+	// CapacityScale multiplies the capacity of every bank station (servers
+	// and queue) and of the stack (admission limit, bulkheads, connection
+	// pool). A scenario replayed at a tenth of its rate on a laptop keeps
+	// launch day's utilisation, and so its saturation and error modes, when
+	// the capacity shrinks by the same factor. 0 means 1.
+	CapacityScale float64
+
+	Outages []scenarios.Outage // downstream outages, from the run's start
+}
+
+// Embedded is a running embedded stack.
+type Embedded struct {
+	URL      string // the stack's base URL, what the replay targets
+	BanksURL string // the bank mocks' base URL (admin API and /metrics included)
+	Bank     *bank.Server
+	Stack    *stack.Server
+}
+
+// Start starts the bank mocks, then the stack in front of them. Outage
+// windows count from the bank mocks' start, which precedes the replay's
+// first arrival by the stack's start-up time (tens of milliseconds). Close
+// stops both.
+func Start(ctx context.Context, o Options) (*Embedded, error) {
+	cfg := bank.DefaultConfig()
+	if o.BanksFile != "" {
+		var err error
+		if cfg, err = bank.LoadConfig(o.BanksFile); err != nil {
+			return nil, err
+		}
+	}
+	cfg.Seed = o.Seed
+	scale := o.CapacityScale
+	if scale <= 0 {
+		scale = 1
+	}
+	for name, p := range cfg.Processors {
+		p.StationConfig = scaleStation(p.StationConfig, scale)
+		cfg.Processors[name] = p
+	}
+	cfg.IBAN.StationConfig = scaleStation(cfg.IBAN.StationConfig, scale)
+	for i := range cfg.Banks {
+		cfg.Banks[i].StationConfig = scaleStation(cfg.Banks[i].StationConfig, scale)
+	}
+	if err := injectOutages(&cfg, o.Outages); err != nil {
+		return nil, err
+	}
+	b, err := bank.NewServer(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded bank mocks: %w", err)
+	}
+	profile := stack.Naive
+	if o.StackProfile == "hardened" {
+		profile = stack.Hardened
+	} else if o.StackProfile != "" && o.StackProfile != "naive" {
+		b.Close()
+		return nil, fmt.Errorf("%w: stack profile %q: want naive or hardened", scenarios.ErrInvalid, o.StackProfile)
+	}
+	scfg := stack.Config{
+		Profile:     profile,
+		DB:          o.DB,
+		BanksURL:    b.URL,
+		Seed:        uint64(o.Seed),
+		MaxInFlight: scaled(256, scale),
+		Bulkhead:    scaled(64, scale),
+		NaivePool:   scaled(128, scale),
+	}
+	s, err := stack.NewServer(ctx, scfg)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("embedded stack: %w", err)
+	}
+	return &Embedded{URL: s.URL, BanksURL: b.URL, Bank: b, Stack: s}, nil
+}
+
+// Close stops the stack (waiting for its in-flight requests), then the banks.
+func (e *Embedded) Close() error {
+	err := e.Stack.Close()
+	e.Bank.Close()
+	return err
+}
+
+// scaleStation multiplies a station's capacity, keeping at least one server.
+func scaleStation(c bank.StationConfig, scale float64) bank.StationConfig {
+	c.Servers = scaled(c.Servers, scale)
+	if c.Queue > 0 {
+		c.Queue = scaled(c.Queue, scale)
+	}
+	return c
+}
+
+func scaled(n int, scale float64) int {
+	return max(1, int(math.Round(float64(n)*scale)))
+}
+
+// injectOutages adds an outage fault to each named station for its window.
+func injectOutages(cfg *bank.Config, outages []scenarios.Outage) error {
+	for _, o := range outages {
+		f := bank.FaultSpec{Type: "outage", Probability: 1, From: o.Start, To: o.Start + o.Duration}
+		switch {
+		case o.Station == "iban":
+			cfg.IBAN.Faults = append(cfg.IBAN.Faults, f)
+		case cfg.Processors[o.Station].Servers > 0:
+			p := cfg.Processors[o.Station]
+			p.Faults = append(p.Faults, f)
+			cfg.Processors[o.Station] = p
+		default:
+			found := false
+			for i := range cfg.Banks {
+				if cfg.Banks[i].ABI == o.Station || cfg.Banks[i].Name == o.Station {
+					cfg.Banks[i].Faults = append(cfg.Banks[i].Faults, f)
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("%w: outage at line %d: no station %q in the banks file", scenarios.ErrInvalid, o.Line, o.Station)
+			}
+		}
+	}
+	return nil
+}

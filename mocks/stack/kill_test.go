@@ -1,0 +1,174 @@
+package stack
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stampede-load/stampede/scenarios/synth"
+)
+
+// The child process of TestKill9KeepsAcknowledgedWrites reads its setup
+// from these variables.
+const (
+	killChildDB    = "STACK_TEST_CHILD_DB"
+	killChildBanks = "STACK_TEST_CHILD_BANKS"
+)
+
+// TestKill9KeepsAcknowledgedWrites runs the stack in a child process (this
+// test binary again), drives concurrent journeys at it, kills it with
+// SIGKILL while writes are in flight, and checks that every card and
+// activation the stack acknowledged is in the database, and that a stack
+// restarted on it accepts the tokens the dead one minted.
+func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
+	if db := os.Getenv(killChildDB); db != "" {
+		runKillChild(db, os.Getenv(killChildBanks))
+		return
+	}
+	clock := newFakeClock()
+	bank := newFakeBank(t, clock.Now)
+	db := filepath.Join(t.TempDir(), "stack.db")
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9KeepsAcknowledgedWrites$")
+	cmd.Env = append(os.Environ(), killChildDB+"="+db, killChildBanks+"="+bank.URL)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	url := waitForURL(t, stdout)
+
+	// Journeys run until the child dies; each records what was acknowledged.
+	type acked struct {
+		id        synth.Identity
+		token     string
+		card      bool
+		activated bool
+	}
+	var (
+		mu      sync.Mutex
+		results []*acked
+		cards   atomic.Int64
+		enough  = make(chan struct{})
+		once    sync.Once
+		next    atomic.Uint64
+		wg      sync.WaitGroup
+		client  = &http.Client{Timeout: 30 * time.Second}
+		e       = &testEnv{t: t, srv: &Server{URL: url}, http: client}
+		workers = 16
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				a := &acked{id: identity(next.Add(1))}
+				r, err := e.send(request{method: "POST", path: "/api/v1/session", body: map[string]string{"fiscalCode": a.id.FiscalCode}})
+				if err != nil || r.status != http.StatusCreated {
+					return
+				}
+				var s sessionResponse
+				_ = json.Unmarshal(r.body, &s)
+				a.token = s.Token
+				mu.Lock()
+				results = append(results, a)
+				mu.Unlock()
+				if r, err = e.send(request{method: "PUT", path: "/api/v1/citizen", token: a.token, body: map[string]bool{"acceptTerms": true}}); err != nil || r.status != http.StatusOK {
+					return
+				}
+				if r, err = e.send(request{method: "POST", path: "/api/v1/wallet/cards", token: a.token, body: cardBody(a.id)}); err != nil || r.status != http.StatusCreated {
+					return
+				}
+				mu.Lock()
+				a.card = true
+				mu.Unlock()
+				if cards.Add(1) == 200 {
+					once.Do(func() { close(enough) })
+				}
+				if r, err = e.send(request{method: "PUT", path: "/api/v1/cashback/cards/" + a.id.HPAN, token: a.token}); err != nil || r.status != http.StatusOK {
+					return
+				}
+				mu.Lock()
+				a.activated = true
+				mu.Unlock()
+			}
+		})
+	}
+	<-enough
+	if err := cmd.Process.Signal(os.Kill); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	_ = cmd.Wait()
+
+	s, err := OpenStore(context.Background(), db, 0)
+	if err != nil {
+		t.Fatalf("reopen after kill -9: %v", err)
+	}
+	defer s.Close()
+	var nCards, nActivated int
+	for _, a := range results {
+		w, err := s.Wallet(context.Background(), a.id.FiscalCode)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a.card && (len(w) != 1 || w[0].HPAN != a.id.HPAN) {
+			t.Errorf("user %d: acknowledged card lost: wallet %+v", a.id.Index, w)
+		}
+		if a.activated && (len(w) != 1 || w[0].ActivatedAt.IsZero()) {
+			t.Errorf("user %d: acknowledged activation lost", a.id.Index)
+		}
+		nCards += pick(a.card, 1, 0)
+		nActivated += pick(a.activated, 1, 0)
+	}
+	t.Logf("killed after %d acknowledged cards and %d activations; all found", nCards, nActivated)
+
+	// A stack restarted on the database accepts the dead one's tokens.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := NewServer(context.Background(), Config{DB: db, BanksURL: bank.URL, Now: clock.Now})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	defer srv.Close()
+	e.srv = srv
+	e.must(http.StatusOK, request{method: "GET", path: "/api/v1/wallet", token: results[0].token})
+}
+
+// runKillChild serves a stack until the parent kills the process; it prints
+// the stack's log, whose first record holds the URL, on stdout.
+func runKillChild(db, banks string) {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	err := Serve(context.Background(), Config{DB: db, BanksURL: banks, Logger: logger}, "127.0.0.1:0")
+	logger.Error("serve returned", "err", err)
+	os.Exit(3)
+}
+
+// waitForURL reads the child's log until the record with its URL.
+func waitForURL(t *testing.T, r interface{ Read([]byte) (int, error) }) string {
+	t.Helper()
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var rec struct{ URL string }
+		if json.Unmarshal(sc.Bytes(), &rec) == nil && rec.URL != "" {
+			go func() { // keep draining so the child never blocks on stdout
+				for sc.Scan() {
+				}
+			}()
+			return rec.URL
+		}
+	}
+	t.Fatalf("the child stack exited before listening: %v", sc.Err())
+	return ""
+}
