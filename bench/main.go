@@ -43,6 +43,7 @@ type config struct {
 	rate     string
 	duration time.Duration
 	vegeta   string
+	stampede string
 	flat     bool
 	keep     bool
 }
@@ -63,6 +64,7 @@ func run() error {
 	flag.StringVar(&c.rate, "rate", "6000/s", "arrival rate")
 	flag.DurationVar(&c.duration, "duration", 20*time.Second, "length of each tool's run")
 	flag.StringVar(&c.vegeta, "vegeta", "", "vegeta binary (default: installed with go install github.com/tsenart/vegeta/v12@v12.13.0 into a temporary folder)")
+	flag.StringVar(&c.stampede, "stampede", "", "stampede binary (default: built from this checkout)")
 	flag.BoolVar(&c.flat, "flat", false, "also compare stampede's peak RSS over 1-minute and 10-minute runs")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
 	flag.Parse()
@@ -81,9 +83,12 @@ func run() error {
 	if !c.keep {
 		defer os.RemoveAll(work)
 	}
-	stampede := filepath.Join(work, "stampede")
-	if err := sh("go", "build", "-o", stampede, "./cmd/stampede"); err != nil {
-		return fmt.Errorf("building stampede: %w", err)
+	stampede := c.stampede
+	if stampede == "" {
+		stampede = filepath.Join(work, "stampede")
+		if err := sh("go", "build", "-o", stampede, "./cmd/stampede"); err != nil {
+			return fmt.Errorf("building stampede: %w", err)
+		}
 	}
 	if c.vegeta == "" {
 		c.vegeta = filepath.Join(work, "bin", "vegeta")

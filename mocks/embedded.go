@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/mocks/stack"
@@ -80,6 +81,7 @@ func Start(ctx context.Context, o Options) (*Embedded, error) {
 	}
 	scfg := stack.Config{
 		Profile:     profile,
+		CallTimeout: callTimeout(profile),
 		DB:          o.DB,
 		BanksURL:    b.URL,
 		Seed:        uint64(o.Seed),
@@ -140,4 +142,17 @@ func injectOutages(cfg *bank.Config, outages []scenarios.Outage) error {
 		}
 	}
 	return nil
+}
+
+// callTimeout is how long the embedded stack waits for one downstream call.
+// The naive stack's is long, as in 2020, but shorter than the app's own
+// timeout (10s in the stock scenarios): users then get the stack's error
+// ("Si è verificato un errore temporaneo...") with the upstream that caused
+// it, as they did on launch day, rather than an app-side timeout. The
+// hardened stack keeps its short default.
+func callTimeout(p stack.Profile) time.Duration {
+	if p == stack.Naive {
+		return 4 * time.Second
+	}
+	return 0
 }

@@ -63,6 +63,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	r := newRun(o, client)
 	r.start = time.Now()
+	info := o.Info
+	info.Scenario, info.Source, info.Seed, info.Target, info.StartedAt = o.Scenario.Name, o.Scenario.Source, o.Scenario.Seed, o.Target, r.start.UTC()
+	if o.Shard.N > 1 {
+		info.Shard = fmt.Sprintf("%d/%d", o.Shard.K+1, o.Shard.N)
+	}
+	if err := writeRunInfo(o.Dir, info); err != nil {
+		return nil, err
+	}
 	acc := reports.NewAccumulator(reports.WithStart(r.start))
 	collected := make(chan error, 1)
 	go func() { collected <- r.collect(reports.NewWriter(f, reports.WithAttack(o.Scenario.Name)), acc) }()
@@ -108,6 +116,14 @@ type run struct {
 	slots   chan struct{}       // one token per journey in flight, up to MaxInflight
 	results chan reports.Result // closed by Run once every journey has ended
 
+	// arrivalsQ hands an arrival to an idle journey goroutine. Goroutines
+	// are reused rather than started per arrival: a goroutine's stack grows
+	// during its first request, and a fresh one would grow it again.
+	arrivalsQ chan arrival
+	idle      time.Duration  // how long an idle journey goroutine waits for work before it ends
+	workers   sync.WaitGroup // journey goroutines, waited for before Run returns
+	finished  chan struct{}  // closed once every journey has ended: idle goroutines end
+
 	// steps is done when journeys must stop at their next step (interrupt,
 	// or the grace period ran out); requests is done when open requests
 	// must be cancelled (the grace period ran out).
@@ -119,12 +135,15 @@ type run struct {
 
 func newRun(o Options, client *http.Client) *run {
 	r := &run{
-		o:       o,
-		sc:      o.Scenario,
-		base:    o.base(),
-		client:  client,
-		slots:   make(chan struct{}, o.MaxInflight),
-		results: make(chan reports.Result, 8192),
+		o:         o,
+		sc:        o.Scenario,
+		base:      o.base(),
+		client:    client,
+		slots:     make(chan struct{}, o.MaxInflight),
+		results:   make(chan reports.Result, 8192),
+		arrivalsQ: make(chan arrival),
+		idle:      time.Second,
+		finished:  make(chan struct{}),
 	}
 	r.steps, r.stopSteps = context.WithCancel(context.Background())
 	r.requests, r.stopRequests = context.WithCancel(context.Background())
@@ -168,9 +187,10 @@ func (r *run) arrivals(ctx context.Context) bool {
 func (r *run) arrive(n uint64, intended time.Time) {
 	r.arrived.Add(1)
 	r.journeys.Add(1)
+	a := arrival{n: n, intended: intended}
 	select {
 	case r.slots <- struct{}{}:
-		go r.journey(n, intended)
+		r.start1(a)
 		return
 	default:
 	}
@@ -179,7 +199,7 @@ func (r *run) arrive(n uint64, intended time.Time) {
 		defer t.Stop()
 		select {
 		case r.slots <- struct{}{}:
-			r.journey(n, intended)
+			r.start1(a)
 		case <-t.C:
 			r.drop(n, intended)
 			r.journeys.Done()
@@ -187,6 +207,42 @@ func (r *run) arrive(n uint64, intended time.Time) {
 			r.journeys.Done()
 		}
 	}()
+}
+
+// arrival is one journey due to start.
+type arrival struct {
+	n        uint64
+	intended time.Time
+}
+
+// start1 hands an arrival that holds a slot to an idle journey goroutine,
+// or starts one.
+func (r *run) start1(a arrival) {
+	select {
+	case r.arrivalsQ <- a:
+	default:
+		r.workers.Add(1)
+		go r.worker(a)
+	}
+}
+
+// worker walks journeys one after another, and ends after idling for
+// r.idle with no arrival to take.
+func (r *run) worker(a arrival) {
+	defer r.workers.Done()
+	t := time.NewTimer(r.idle)
+	defer t.Stop()
+	for {
+		r.journey(a.n, a.intended)
+		t.Reset(r.idle)
+		select {
+		case a = <-r.arrivalsQ:
+		case <-t.C:
+			return
+		case <-r.finished:
+			return
+		}
+	}
 }
 
 // drop records arrival n as dropped, attributed to the first step of the
@@ -231,6 +287,8 @@ func (r *run) drain() {
 	grace.Stop()
 	r.stopSteps()
 	r.stopRequests()
+	close(r.finished)
+	r.workers.Wait()
 }
 
 // collect owns the results file and the accumulator: it writes and counts

@@ -42,6 +42,10 @@ type Options struct {
 
 	Shard Shard // which part of the load this process sends; the zero value is all of it
 
+	// Info is recorded in the run folder's run.json; Run fills in the
+	// scenario, seed, target and start time.
+	Info RunInfo
+
 	// Dir is the run folder, created if missing; results.jsonl and
 	// summary.json are written there.
 	Dir string

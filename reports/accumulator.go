@@ -88,6 +88,7 @@ type modeTally struct {
 	count   int64
 	onset   time.Time // earliest intended time of a request failing this way
 	example string    // from the onset request
+	message string    // the onset request's user-facing message
 	step    stepKey   // of the onset request
 }
 
@@ -234,7 +235,7 @@ func (a *Accumulator) add(r *Result) {
 		}
 		mt.count++
 		if mt.count == 1 || (!r.Intended.IsZero() && (mt.onset.IsZero() || r.Intended.Before(mt.onset))) {
-			mt.onset, mt.example, mt.step = r.Intended, exampleOf(r), sk
+			mt.onset, mt.example, mt.message, mt.step = r.Intended, exampleOf(r), truncateUTF8(r.Message, maxExampleBytes), sk
 		}
 		st.modes[k]++
 	}
@@ -370,7 +371,7 @@ func (a *Accumulator) Merge(other *Accumulator) error {
 		first := mt.count == 0
 		mt.count += omt.count
 		if first || (!omt.onset.IsZero() && (mt.onset.IsZero() || omt.onset.Before(mt.onset))) {
-			mt.onset, mt.example, mt.step = omt.onset, omt.example, omt.step
+			mt.onset, mt.example, mt.message, mt.step = omt.onset, omt.example, omt.message, omt.step
 		}
 	}
 

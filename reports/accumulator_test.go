@@ -88,7 +88,8 @@ func TestAccumulatorDefinitions(t *testing.T) {
 
 	wantErrors := []ErrorSummary{
 		{Mode: "http 503 QUEUE_FULL", Count: 1, Share: 0.166667, OnsetS: 1, OnsetOfferedRate: 1.25, Upstream: "nexi",
-			Step: "enroll/add-card", Example: "Si è verificato un errore temporaneo nel salvataggio di questa carta"},
+			Step: "enroll/add-card", Example: "Si è verificato un errore temporaneo nel salvataggio di questa carta",
+			Status: 503, Code: "QUEUE_FULL", Message: "Si è verificato un errore temporaneo nel salvataggio di questa carta"},
 		{Mode: ModeTimeout, Count: 1, Share: 0.166667, OnsetS: 3, OnsetOfferedRate: 1.667, Step: "enroll/search",
 			Example: `Get "http://stack/api/v1/bancomat/cards": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`},
 		{Mode: ModeDropped, Count: 1, Share: 0.166667, OnsetS: 3.5, OnsetOfferedRate: 1.667, Step: "enroll/login", Example: DroppedError},

@@ -34,7 +34,11 @@ func WriteTable(w io.Writer, s *Summary) error {
 			return err
 		}
 		ew.printf("\ndropped arrivals: %s (%s of requests)\n", count(s.Dropped), pct(ratio(s.Dropped, s.Requests)))
-		ew.printf("retries: %s (%s of requests)\n", count(s.Retries), pct(s.RetryShare))
+		ew.printf("retries: %s (%s of requests)", count(s.Retries), pct(s.RetryShare))
+		if ra := s.RetryAmplification; ra != nil {
+			ew.printf("; load amplified ×%s overall, peak ×%s at +%ss", decimal(ra.Factor, 2), decimal(ra.PeakFactor, 2), decimal(ra.PeakS, 1))
+		}
+		ew.printf("\n")
 		if s.Queue == (LatencyMs{}) && s.SendLatency == (LatencyMs{}) {
 			ew.printf("generator queueing: not recorded (the results carry no send time)\n")
 		} else {
@@ -50,7 +54,11 @@ func WriteTable(w io.Writer, s *Summary) error {
 		}
 	}
 	if sat := s.Saturation; sat != nil {
-		ew.printf("\nsaturation: at %s offered, %s", perSec(sat.OfferedRate), sat.Reason)
+		if sat.Saturated {
+			ew.printf("\nsaturation: at %s offered, %s", perSec(sat.OfferedRate), sat.Reason)
+		} else {
+			ew.printf("\nsaturation: %s", sat.Reason)
+		}
 		if sat.Component != "" {
 			ew.printf(" (%s)", sat.Component)
 		}
@@ -61,6 +69,9 @@ func WriteTable(w io.Writer, s *Summary) error {
 			ew.printf("; USL peak %s (σ=%.4g κ=%.4g)", perSec(u.PeakRate), u.Sigma, u.Kappa)
 		}
 		ew.printf("\n")
+	}
+	if m := s.Metastability; m != nil {
+		ew.printf("\nmetastability: %s\n", m.Verdict)
 	}
 	if len(s.Gates) > 0 {
 		ew.printf("\nGates\n")

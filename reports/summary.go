@@ -47,6 +47,9 @@ type Summary struct {
 	Errors     []ErrorSummary `json:"errors"` // most frequent first
 	Saturation *Saturation    `json:"saturation,omitempty"`
 	Gates      []GateResult   `json:"gates"`
+
+	RetryAmplification *RetryAmplification `json:"retry_amplification,omitempty"` // only when users retried
+	Metastability      *Metastability      `json:"metastability,omitempty"`       // only when the load went past saturation and came back down
 	Series     []SeriesPoint  `json:"series,omitempty"` // only when SummaryMeta.Series asks
 }
 
@@ -88,25 +91,38 @@ type ErrorSummary struct {
 	Upstream         string    `json:"upstream"`           // X-Upstream: the downstream the target blamed, "" when none
 	Step             string    `json:"step"`               // journey/step of the first occurrence
 	Example          string    `json:"example"`            // the first occurrence's message or error text
+	Status           int       `json:"status,omitempty"`   // HTTP status of an HTTP mode
+	Code             string    `json:"code,omitempty"`     // application error code of an HTTP mode, from the JSON body
+	Message          string    `json:"message,omitempty"`  // the user-facing message of the first occurrence, from the JSON body
 }
 
 // Saturation is where the run stopped keeping up: the offered rate at which
 // goodput stopped following the offered load, p99 crossed the SLO, or errors
-// crossed the budget, and the component that crossed first.
+// crossed the budget, and the component that crossed first. A saturation
+// search (replay.Saturate) fills it; see AnalyzeSaturation.
 type Saturation struct {
-	OfferedRate float64 `json:"offered_rate"`
-	Reason      string  `json:"reason"`
-	Component   string  `json:"component"`
-	KneeRate    float64 `json:"knee_rate"`
+	OfferedRate float64 `json:"offered_rate"` // requests/s of the highest step that held; a lower bound when Saturated is false
+	Reason      string  `json:"reason"`       // why the next step did not hold, e.g. "p99 over SLO: 1.20s > 800ms at 180.0/s"
+	Component   string  `json:"component"`    // what crossed first, e.g. "add-card via nexi"
+	KneeRate    float64 `json:"knee_rate"`    // requests/s at the knee of the median latency curve, 0 when there is none
 	USL         *USL    `json:"usl,omitempty"`
+
+	Saturated   bool    `json:"saturated"`             // a step failed; false when the search ended first
+	ArrivalRate float64 `json:"arrival_rate"`          // journey arrivals/s of the highest step that held
+	FailedRate  float64 `json:"failed_rate,omitempty"` // requests/s of the lowest step that did not hold
+	Step        string  `json:"step,omitempty"`        // the journey step that crossed first
+	Upstream    string  `json:"upstream,omitempty"`    // the upstream (X-Upstream, or a bank mock station) that crossed first
 }
 
-// USL is a Universal Scalability Law fit X(N) = λN / (1 + σ(N-1) + κN(N-1)).
+// USL is a Universal Scalability Law fit X(N) = λN / (1 + σ(N-1) + κN(N-1)):
+// throughput X against concurrency N (requests in flight). See FitUSL.
 type USL struct {
-	Sigma    float64 `json:"sigma"`     // contention
-	Kappa    float64 `json:"kappa"`     // coherency
-	Lambda   float64 `json:"lambda"`    // throughput of one unit of concurrency, per second
-	PeakRate float64 `json:"peak_rate"` // the fit's maximum throughput, per second
+	Sigma           float64 `json:"sigma"`            // contention
+	Kappa           float64 `json:"kappa"`            // coherency
+	Lambda          float64 `json:"lambda"`           // throughput of one unit of concurrency, per second
+	PeakRate        float64 `json:"peak_rate"`        // the fit's maximum throughput, per second (its asymptote λ/σ when κ is 0)
+	PeakConcurrency float64 `json:"peak_concurrency"` // where the peak is reached, 0 when the curve only flattens
+	R2              float64 `json:"r2"`               // coefficient of determination of the fit
 }
 
 // GateResult is a gate judged against a summary.
@@ -127,6 +143,14 @@ type SummaryMeta struct {
 	Duration    time.Duration // the offered load's planned span; 0 to use the span of intended times
 	Gates       []Gate        // evaluated into Summary.Gates
 	Series      bool          // include the time series
+
+	// SLO judges each second for the metastability check; the zero value
+	// means DefaultSLO.
+	SLO SLO
+	// SaturationRate is the first-attempt request rate, per second, past
+	// which the target is known not to keep up (from a saturation search);
+	// 0 to estimate it from the run's own ramp. See AnalyzeMetastability.
+	SaturationRate float64
 }
 
 // Summary computes the run's summary from everything added so far. It may
@@ -229,6 +253,9 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 			Upstream: mt.key.upstream,
 			Step:     stepName(mt.step),
 			Example:  mt.example,
+			Status:   mt.key.code,
+			Code:     mt.key.app,
+			Message:  mt.message,
 		}
 		if !mt.onset.IsZero() && !start.IsZero() {
 			es.OnsetS = round(mt.onset.Sub(start).Seconds(), 1e3)
@@ -250,8 +277,19 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		return ei.Upstream < ej.Upstream
 	})
 
-	if meta.Series && !start.IsZero() {
-		s.Series = a.series.export(start)
+	if !start.IsZero() {
+		series := a.series.export(start)
+		if meta.Series {
+			s.Series = series
+		}
+		if t.retries > 0 {
+			s.RetryAmplification = AnalyzeRetryAmplification(series, maxAmplificationWindows)
+		}
+		slo := meta.SLO
+		if slo == (SLO{}) {
+			slo = DefaultSLO
+		}
+		s.Metastability = AnalyzeMetastability(series, slo, meta.SaturationRate)
 	}
 	if len(meta.Gates) > 0 {
 		s.Gates = EvaluateGates(s, meta.Gates)

@@ -177,7 +177,7 @@ func renderCases(t *testing.T) map[string]*Summary {
 	}
 	interrupted := accumulate(two, WithStart(t0)).Summary(SummaryMeta{Scenario: "bank-outage", Source: "sim", Interrupted: true,
 		Gates: mustGates(t, "p99<1s", "success_ratio>=0.9")})
-	interrupted.Saturation = &Saturation{OfferedRate: 3900, Reason: "p99 over SLO", Component: "add-card via nexi", KneeRate: 3700,
+	interrupted.Saturation = &Saturation{OfferedRate: 3900, Reason: "p99 over SLO", Component: "add-card via nexi", KneeRate: 3700, Saturated: true,
 		USL: &USL{Sigma: 0.021, Kappa: 0.0004, Lambda: 510, PeakRate: 4120}}
 
 	empty := NewAccumulator().Summary(SummaryMeta{Scenario: "ci", Source: "replay", Gates: mustGates(t, "p99<800ms")})

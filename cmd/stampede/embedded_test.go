@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -26,8 +27,16 @@ func TestEmbeddedCISmoke(t *testing.T) {
 	if s.Requests < 100 || s.SuccessRatio < 0.99 || len(s.Steps) < 10 {
 		t.Fatalf("embedded ci-smoke: %d requests, success %.3f, %d steps", s.Requests, s.SuccessRatio, len(s.Steps))
 	}
-	if _, err := filepath.Glob(filepath.Join(out, "stack.db")); err != nil {
-		t.Fatal(err)
+	if _, err := os.Stat(filepath.Join(out, "stack.db")); err != nil {
+		t.Fatalf("the run folder lacks the stack's database: %v", err)
+	}
+	if !strings.Contains(stderr, "audit: PASS") || !strings.Contains(stderr, "cards added") {
+		t.Fatalf("no passing audit after the embedded run:\n%s", stderr)
+	}
+	// The same audit, by hand, against a stack that is gone: a clear error.
+	code, _, stderr = cli(t, "audit", "--target", "http://127.0.0.1:1", "--results", out)
+	if code != exitRuntime || !strings.Contains(stderr, "127.0.0.1:1") {
+		t.Fatalf("audit of a stopped stack: exit %d, %s", code, stderr)
 	}
 }
 
@@ -51,6 +60,8 @@ func TestMocksAndStackBadInput(t *testing.T) {
 		{"missing banks file", []string{"mocks", "serve", "--config", filepath.Join(dir, "nope.yaml"), "--addr", "127.0.0.1:0"}, "nope.yaml"},
 		{"unknown stack profile", []string{"stack", "serve", "--profile", "fast"}, "--profile"},
 		{"unknown embedded profile", []string{"run", "ci-smoke", "--stack-profile", "fast", "--out", dir}, "fast"},
+		{"audit without flags", []string{"audit"}, "--target"},
+		{"audit of a folder that is no run", []string{"audit", "--target", "http://127.0.0.1:1", "--results", dir}, "run.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,10 +9,17 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
 func main() {
+	// A load generator's live heap is small and flat (results stream to
+	// disk), so collecting at 4x it rather than 2x halves GC work on the
+	// hot path at a cost of a few megabytes. GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	ctx, stop := interruptible()
 	err := execute(ctx, &state{
 		args:     os.Args[1:],

@@ -30,6 +30,7 @@ and how it fails.`,
 		newCmdScenarios(st),
 		newCmdMocks(st),
 		newCmdStack(st),
+		newCmdAudit(st),
 		newCmdVersion(st),
 	)
 	return root

@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -33,6 +35,8 @@ type runOptions struct {
 	rateScaleSet bool
 	seed         int64
 	seedSet      bool
+
+	cpuProfile string // hidden: write a CPU profile of the run here
 
 	stackProfile string
 	db           string
@@ -94,6 +98,8 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
 	f.StringVar(&o.out, "out", "", "run folder (default runs/TIMESTAMP-SCENARIO)")
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
 	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
+	f.MarkHidden("cpuprofile")
 	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
 	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
 	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
@@ -133,8 +139,17 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 	if o.target != "" {
 		ropts.Target = o.target
 	}
-	if ropts.Target == "embedded" {
+	ropts.Info = replay.RunInfo{TimeScale: o.timeScale, RateScale: o.rateScale, Shard: o.shard}
+	embedded := ropts.Target == "embedded"
+	if embedded {
 		stop, err := o.startEmbedded(ctx, sc, &ropts)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	if o.cpuProfile != "" {
+		stop, err := startCPUProfile(o.cpuProfile)
 		if err != nil {
 			return err
 		}
@@ -148,9 +163,27 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 		err = reports.WriteJSON(st.stdout, out.Summary)
 	} else {
 		err = reports.WriteTable(st.stdout, out.Summary)
-		if err == nil {
-			_, err = fmt.Fprintf(st.stdout, "\nrun folder: %s\n", out.Dir)
+	}
+	var auditErr error
+	if err == nil && embedded && !out.Interrupted {
+		// The embedded stack is still up: check that what clients were told
+		// was stored is there. JSON output stays a single document.
+		w := st.stdout
+		if o.format == "json" {
+			w = st.stderr
 		}
+		fmt.Fprintln(w)
+		info, ierr := replay.ReadRunInfo(out.Dir)
+		auditErr = ierr
+		if ierr == nil {
+			auditErr = audit(ctx, &state{stdout: w, stderr: st.stderr}, ropts.Target, out.Results, info)
+		}
+	}
+	if err == nil && o.format != "json" {
+		_, err = fmt.Fprintf(st.stdout, "\nrun folder: %s\n", out.Dir)
+	}
+	if err == nil && auditErr != nil && !errors.Is(auditErr, errAuditFailed) {
+		err = auditErr
 	}
 	switch {
 	case err != nil:
@@ -160,7 +193,7 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 	case !out.Summary.Passed():
 		return errGateFailed
 	}
-	return nil
+	return auditErr
 }
 
 // loadScenario resolves the scenario (or builds the quick one) and applies
@@ -256,5 +289,19 @@ func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, 
 		return nil, err
 	}
 	ropts.Target = emb.URL
+	ropts.Info.Embedded = profile
 	return func() { emb.Close() }, nil
+}
+
+// startCPUProfile profiles the process until the returned function is called.
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: --cpuprofile: %w", errUsage, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -152,6 +152,19 @@ func journey(e *testEnv, id synth.Identity) (failed int) {
 //	go test -run '^$' -bench JourneyMix -benchtime 20000x ./mocks/stack/
 func BenchmarkJourneyMix(b *testing.B) {
 	e := newEnv(b, benchConfig(b))
+	runJourneyMix(b, e, launchDay)
+}
+
+// BenchmarkJourneyMixBankMocks is BenchmarkJourneyMix against the real bank
+// mocks (../bank) with zero service times.
+func BenchmarkJourneyMixBankMocks(b *testing.B) {
+	e, _ := realEnv(b, benchConfig(b))
+	runJourneyMix(b, e, time.Now())
+}
+
+// runJourneyMix runs b.N journeys from 64 concurrent users, with identities
+// whose cards are valid at ref.
+func runJourneyMix(b *testing.B, e *testEnv, ref time.Time) {
 	e.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	const users = 64
 	var next atomic.Uint64
@@ -164,7 +177,7 @@ func BenchmarkJourneyMix(b *testing.B) {
 	for range users {
 		wg.Go(func() {
 			for i := range jobs {
-				failed.Add(int64(journey(e, identity(i))))
+				failed.Add(int64(journey(e, synth.NewIdentity(testSeed, i, ref))))
 			}
 		})
 	}

@@ -94,6 +94,16 @@ type answer struct {
 	code   string
 }
 
+// accept tells which replies of a station are answers (the station worked,
+// whatever it said) rather than failures: a declined card is an answer, a
+// full queue is not. It decides what the breaker counts as a success.
+type accept func(a answer) bool
+
+// statuses accepts the replies with one of the given statuses.
+func statuses(codes ...int) accept {
+	return func(a answer) bool { return slices.Contains(codes, a.status) }
+}
+
 // station is one downstream as the stack reaches it.
 type station struct {
 	name     string
@@ -162,10 +172,10 @@ func (b *banks) close() {
 }
 
 // call sends method path (with its query) to a station, with in as the JSON
-// body when not nil. A reply whose status is in answers is returned, its
-// body decoded into out when the status is 2xx; anything else is an
-// *upstreamError. The hardened profile retries once after a jittered pause.
-func (b *banks) call(ctx context.Context, name, method, path string, in any, answers []int, out any) (answer, error) {
+// body when not nil. A reply ok accepts is returned, its body decoded into
+// out when the status is 2xx; anything else is an *upstreamError. The
+// hardened profile retries once after a jittered pause.
+func (b *banks) call(ctx context.Context, name, method, path string, in any, ok accept, out any) (answer, error) {
 	st := b.stations[name]
 	var body []byte
 	if in != nil {
@@ -183,12 +193,12 @@ func (b *banks) call(ctx context.Context, name, method, path string, in any, ans
 	for attempt := 1; ; attempt++ {
 		probe := false
 		if st.breaker != nil {
-			var ok bool
-			if ok, probe = st.breaker.allow(); !ok {
+			var allowed bool
+			if allowed, probe = st.breaker.allow(); !allowed {
 				return answer{}, &upstreamError{station: name, kind: failUnavailable, err: errCircuitOpen, retryAfter: time.Second}
 			}
 		}
-		a, uerr := b.attempt(ctx, st, method, path, body, answers, out)
+		a, uerr := b.attempt(ctx, st, method, path, body, ok, out)
 		if st.breaker != nil && (uerr == nil || uerr.kind != failCanceled || probe) {
 			st.breaker.record(probe, uerr == nil)
 		}
@@ -205,7 +215,7 @@ func (b *banks) call(ctx context.Context, name, method, path string, in any, ans
 }
 
 // attempt is one try of a call, bounded by the call timeout.
-func (b *banks) attempt(ctx context.Context, st *station, method, path string, body []byte, answers []int, out any) (answer, *upstreamError) {
+func (b *banks) attempt(ctx context.Context, st *station, method, path string, body []byte, ok accept, out any) (answer, *upstreamError) {
 	actx, cancel := context.WithTimeout(ctx, b.timeout)
 	defer cancel()
 	var rd io.Reader
@@ -235,7 +245,7 @@ func (b *banks) attempt(ctx context.Context, st *station, method, path string, b
 			a.code = eb.Code
 		}
 	}
-	if !slices.Contains(answers, resp.StatusCode) {
+	if !ok(a) {
 		e := &upstreamError{station: st.name, status: a.status, code: a.code, kind: failBadAnswer}
 		switch resp.StatusCode {
 		case http.StatusTooManyRequests, http.StatusServiceUnavailable:

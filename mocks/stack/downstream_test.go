@@ -63,6 +63,8 @@ func TestDownstreamFailures(t *testing.T) {
 			503, "IBAN_CHECK_FAILED", messageIBANFailed, "iban", "", nil},
 		{"IBAN service broken", Config{}, map[string]fault{"iban": broken}, setIBAN,
 			502, "IBAN_CHECK_FAILED", messageIBANFailed, "iban", "", nil},
+		{"IBAN service bad gateway (not a bank timeout)", Config{}, map[string]fault{"iban": {status: 502, code: "BAD_GATEWAY"}}, setIBAN,
+			502, "IBAN_CHECK_FAILED", messageIBANFailed, "iban", "", nil},
 		{"co-badge start, one processor broken (naive)", Config{Profile: Naive}, map[string]fault{"nexi": broken}, cobadge,
 			502, "COBADGE_SEARCH_FAILED", messageCobadgeFailed, "nexi", "", nil},
 	}

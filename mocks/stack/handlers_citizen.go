@@ -165,12 +165,15 @@ func (s *Server) checkIBAN(r *http.Request, iban, fc string) (string, *upstreamE
 	}
 	a, err := s.banks.call(r.Context(), upstreamIBAN, http.MethodPost, "/iban/validate",
 		map[string]string{"iban": iban, "fiscalCode": fc},
-		[]int{http.StatusOK, http.StatusNotImplemented, http.StatusBadGateway}, &out)
+		func(a answer) bool {
+			return a.status == http.StatusOK || a.status == http.StatusNotImplemented ||
+				a.status == http.StatusBadGateway && a.code == "BANK_TIMEOUT"
+		}, &out)
 	if err != nil {
 		return "", asUpstream(upstreamIBAN, err)
 	}
 	switch {
-	case a.status == http.StatusNotImplemented, a.status == http.StatusBadGateway && a.code == "BANK_TIMEOUT":
+	case a.status == http.StatusNotImplemented, a.status == http.StatusBadGateway:
 		return ibanUnknownPSP, nil
 	case a.status == http.StatusOK && (out.Status == ibanOK || out.Status == ibanKO):
 		return out.Status, nil

@@ -79,7 +79,7 @@ func (s *Server) searchBancomat(w http.ResponseWriter, r *http.Request, fc strin
 	path := "/bancomat/cards?" + url.Values{"abi": {abi}, "fiscalCode": {fc}}.Encode()
 	parts := fanOut(r.Context(), s.naive(), processors[:], func(ctx context.Context, p string) ([]foundCard, error) {
 		var out cardsAnswer
-		_, err := s.banks.call(ctx, p, http.MethodGet, "/processors/"+p+path, nil, []int{http.StatusOK}, &out)
+		_, err := s.banks.call(ctx, p, http.MethodGet, "/processors/"+p+path, nil, statuses(http.StatusOK), &out)
 		return out.Cards, err
 	})
 	if e := fanOutFailure(s.naive(), parts, "BANCOMAT_SEARCH_FAILED", MessageBancomatSearchFailed); e != nil {
@@ -144,7 +144,7 @@ func (s *Server) startCobadge(w http.ResponseWriter, r *http.Request, fc string)
 			SearchID string `json:"searchId"`
 		}
 		_, err := s.banks.call(ctx, p, http.MethodPost, "/processors/"+p+"/cobadge/searches", in,
-			[]int{http.StatusAccepted, http.StatusOK, http.StatusCreated}, &out)
+			statuses(http.StatusAccepted, http.StatusOK, http.StatusCreated), &out)
 		if err == nil && out.SearchID == "" {
 			err = &upstreamError{station: p, kind: failBadAnswer, status: http.StatusAccepted, code: "NO_SEARCH_ID"}
 		}
@@ -191,7 +191,7 @@ func (s *Server) pollCobadge(w http.ResponseWriter, r *http.Request, fc string) 
 	parts := fanOut(r.Context(), s.naive(), names, func(ctx context.Context, p string) (pollAnswer, error) {
 		var out pollAnswer
 		a, err := s.banks.call(ctx, p, http.MethodGet, "/processors/"+p+"/cobadge/searches/"+url.PathEscape(cs.IDs[p]),
-			nil, []int{http.StatusOK, http.StatusNotFound}, &out)
+			nil, statuses(http.StatusOK, http.StatusNotFound), &out)
 		if err == nil && (a.status == http.StatusNotFound || (out.Status != searchPending && out.Status != searchCompleted)) {
 			// The processor lost the search (restarted?) or answers nonsense.
 			err = &upstreamError{station: p, kind: failBadAnswer, status: a.status, code: a.code}

@@ -127,7 +127,7 @@ func (s *Server) addCard(w http.ResponseWriter, r *http.Request, fc string) {
 	p := s.cfg.CardProcessor
 	a, err := s.banks.call(r.Context(), p, http.MethodPost, "/processors/"+p+"/cards/verify",
 		addCardRequest{PAN: req.PAN, Expiry: req.Expiry, CVV: req.CVV, Holder: strings.TrimSpace(req.Holder)},
-		[]int{http.StatusOK, http.StatusUnprocessableEntity}, &verified)
+		statuses(http.StatusOK, http.StatusUnprocessableEntity), &verified)
 	if err != nil {
 		ue := asUpstream(p, err)
 		writeError(w, &apiError{status: ue.httpStatus(), code: "CARD_SAVE_FAILED", message: MessageCardSaveFailed,

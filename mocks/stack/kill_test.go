@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -69,12 +70,21 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 		e       = &testEnv{t: t, srv: &Server{URL: url}, http: client}
 		workers = 16
 	)
+	var firstFailure atomic.Value
+	failed := func(step string, r reply, err error) bool {
+		if err == nil && r.status < 300 {
+			return false
+		}
+		firstFailure.CompareAndSwap(nil, fmt.Sprintf("%s: %v %v", step, r, err))
+		return true
+	}
+	now := time.Now() // the child runs on the real clock: cards must be valid now
 	for range workers {
 		wg.Go(func() {
 			for {
-				a := &acked{id: identity(next.Add(1))}
+				a := &acked{id: synth.NewIdentity(testSeed, next.Add(1), now)}
 				r, err := e.send(request{method: "POST", path: "/api/v1/session", body: map[string]string{"fiscalCode": a.id.FiscalCode}})
-				if err != nil || r.status != http.StatusCreated {
+				if failed("login", r, err) {
 					return
 				}
 				var s sessionResponse
@@ -83,10 +93,12 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 				mu.Lock()
 				results = append(results, a)
 				mu.Unlock()
-				if r, err = e.send(request{method: "PUT", path: "/api/v1/citizen", token: a.token, body: map[string]bool{"acceptTerms": true}}); err != nil || r.status != http.StatusOK {
+				r, err = e.send(request{method: "PUT", path: "/api/v1/citizen", token: a.token, body: map[string]bool{"acceptTerms": true}})
+				if failed("enroll", r, err) {
 					return
 				}
-				if r, err = e.send(request{method: "POST", path: "/api/v1/wallet/cards", token: a.token, body: cardBody(a.id)}); err != nil || r.status != http.StatusCreated {
+				r, err = e.send(request{method: "POST", path: "/api/v1/wallet/cards", token: a.token, body: cardBody(a.id)})
+				if failed("add card", r, err) {
 					return
 				}
 				mu.Lock()
@@ -95,7 +107,8 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 				if cards.Add(1) == 200 {
 					once.Do(func() { close(enough) })
 				}
-				if r, err = e.send(request{method: "PUT", path: "/api/v1/cashback/cards/" + a.id.HPAN, token: a.token}); err != nil || r.status != http.StatusOK {
+				r, err = e.send(request{method: "PUT", path: "/api/v1/cashback/cards/" + a.id.HPAN, token: a.token})
+				if failed("activate", r, err) {
 					return
 				}
 				mu.Lock()
@@ -104,11 +117,17 @@ func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 			}
 		})
 	}
-	<-enough
+	stopped := make(chan struct{})
+	go func() { wg.Wait(); close(stopped) }()
+	select {
+	case <-enough:
+	case <-stopped:
+		t.Fatalf("the journeys stopped before the kill: %v", firstFailure.Load())
+	}
 	if err := cmd.Process.Signal(os.Kill); err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
+	<-stopped
 	_ = cmd.Wait()
 
 	s, err := OpenStore(context.Background(), db, 0)

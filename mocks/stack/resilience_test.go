@@ -148,7 +148,7 @@ func TestCallRetries(t *testing.T) {
 			defer b.close()
 			fb.setFault("sia", tt.fault)
 			var out cardsAnswer
-			_, err := b.call(context.Background(), "sia", http.MethodGet, "/processors/sia/bancomat/cards?abi=03069&fiscalCode=X", nil, []int{200}, &out)
+			_, err := b.call(context.Background(), "sia", http.MethodGet, "/processors/sia/bancomat/cards?abi=03069&fiscalCode=X", nil, statuses(200), &out)
 			var ue *upstreamError
 			switch {
 			case tt.ok && err != nil:
@@ -170,7 +170,7 @@ func TestCallTransportFailure(t *testing.T) {
 	fb.Close() // nothing listens there now
 	b := newBanks(Config{Profile: Naive, BanksURL: url, Now: clock.Now}.withDefaults())
 	defer b.close()
-	_, err := b.call(context.Background(), "iban", http.MethodPost, "/iban/validate", map[string]string{}, []int{200}, nil)
+	_, err := b.call(context.Background(), "iban", http.MethodPost, "/iban/validate", map[string]string{}, statuses(200), nil)
 	var ue *upstreamError
 	if !errors.As(err, &ue) || ue.kind != failTransport || ue.httpStatus() != http.StatusBadGateway {
 		t.Fatalf("call to a closed port: %v", err)

@@ -1,0 +1,516 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/scenarios"
+)
+
+// SaturationFile is the saturation search's record in its run folder: the
+// plan, every step measured, the saturation point and why the search
+// stopped (reports.SaturationReport as JSON).
+const SaturationFile = "saturation.json"
+
+// Bounds of a saturation search's plan.
+const (
+	// MaxPlanSteps is the most steps a plan may have before refinement, and
+	// how far a plan without a maximum rate goes.
+	MaxPlanSteps = 100
+	// MinStepDuration is the shortest step: less than a second of arrivals
+	// is too little to measure a rate.
+	MinStepDuration = time.Second
+	// DefaultRefineSteps is how many bisection steps Refine runs at most.
+	DefaultRefineSteps = 3
+)
+
+// SaturateOptions configure a saturation search: a stepped ramp of the
+// scenario's journey mix that stops by itself once saturation is confirmed.
+type SaturateOptions struct {
+	// Run holds what every step's run shares: Scenario (its journeys,
+	// HTTP options and SLO; its profile is replaced by each step's rate),
+	// Target, MaxInflight, MaxWait, Grace, Progress and Terminal. Dir is
+	// the search's folder: each step runs in its own subfolder
+	// DIR/step-NN-RATE (results.jsonl and summary.json, as any run), and
+	// the search writes saturation.json and a summary.json of all the
+	// steps' results beside them. Shard must be left zero.
+	Run Options
+
+	// Start, Step and Max are journey arrival rates per second: the steps
+	// hold Start, Start+Step, ... up to Max, which is played last when the
+	// steps do not land on it. Max 0 leaves the plan open (MaxPlanSteps
+	// steps at most).
+	Start, Step, Max scenarios.Rate
+	StepDuration     time.Duration // how long each step holds its rate, at least MinStepDuration
+
+	// Refine bisects between the highest step that held and the lowest
+	// that did not, RefineSteps times at most (default DefaultRefineSteps)
+	// or until they are within 2% of each other.
+	Refine      bool
+	RefineSteps int
+
+	// SLO and MinGoodput are the criteria a step must meet to hold; the
+	// zero SLO means the scenario's, and MinGoodput 0 means
+	// reports.DefaultMinGoodput.
+	SLO        reports.SLO
+	MinGoodput float64
+
+	// Stations, when set, reads the bank mocks' station metrics (see
+	// StationScraper) before, during (every StationEvery, default 500ms)
+	// and after each step, so the saturation can name the station that
+	// crossed first. A failing read leaves that step without stations.
+	Stations     func(context.Context) ([]reports.StationSample, error)
+	StationEvery time.Duration
+}
+
+// SaturateOutcome is what a saturation search leaves behind.
+type SaturateOutcome struct {
+	Dir         string                    // the search's folder
+	Report      *reports.SaturationReport // also written to SaturationFile
+	Summary     *reports.Summary          // all steps' results, with Saturation set; also written to SummaryFile
+	Interrupted bool                      // ctx was cancelled before the search ended
+}
+
+// Saturate runs a saturation search: one Run per step, each holding one
+// arrival rate of the scenario's journey mix for StepDuration (a copy of
+// the scenario with its profile replaced, and its seed moved on by the
+// step's index so that each step enrols new citizens). After each step it
+// judges the step (goodput at least MinGoodput of the offered load, latency
+// within the SLO, errors within the budget) and stops once saturation is
+// confirmed: two failing steps in a row, or one failing clearly (see
+// reports.Criteria.Judge). With Refine it then bisects between the last
+// step that held and the first that did not. The analysis is
+// reports.AnalyzeSaturation.
+//
+// Cancelling ctx interrupts the step under way as it would a Run; the
+// search stops, the interrupted step is left out of the analysis (its
+// folder stays), and the outcome is returned with Interrupted set and a
+// nil error. Errors are for a plan or options that cannot work (wrapping
+// ErrBadInput), a step that could not run, or files that could not be
+// written.
+func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) {
+	plan, err := o.plan()
+	if err != nil {
+		return nil, err
+	}
+	o.Run.setDefaults()
+	if err := o.Run.validate(); err != nil {
+		return nil, err
+	}
+	if o.Run.Shard != (Shard{K: 0, N: 1}) {
+		return nil, fmt.Errorf("%w: a saturation search cannot be sharded", ErrBadInput)
+	}
+	if err := os.MkdirAll(o.Run.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("run folder: %w", err)
+	}
+	s := &search{o: o, start: time.Now(), crit: reports.Criteria{SLO: o.slo(), MinGoodput: o.MinGoodput}}
+	stopped, err := s.ramp(ctx, plan)
+	if err != nil {
+		return nil, err
+	}
+	if o.Refine && !s.interrupted {
+		if err := s.refine(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if s.interrupted {
+		stopped = "interrupted"
+	}
+	return s.finish(stopped)
+}
+
+// plan checks the options of the plan and returns its rates.
+func (o *SaturateOptions) plan() ([]float64, error) {
+	start, step, top := float64(o.Start), float64(o.Step), float64(o.Max)
+	switch {
+	case o.StepDuration < MinStepDuration:
+		return nil, fmt.Errorf("%w: --step-duration %s is shorter than %s: a step needs a second of arrivals to measure a rate",
+			ErrBadInput, o.StepDuration, MinStepDuration)
+	case !(start > 0) || start > float64(scenarios.MaxRate):
+		return nil, fmt.Errorf("%w: --start %s: want a positive rate up to %s", ErrBadInput, o.Start, scenarios.MaxRate)
+	case !(step > 0) || math.IsInf(step, 0):
+		return nil, fmt.Errorf("%w: --step %s: want a positive rate, or the plan never climbs to --max", ErrBadInput, o.Step)
+	case top < 0 || top > float64(scenarios.MaxRate) || math.IsNaN(top):
+		return nil, fmt.Errorf("%w: --max %s: want a positive rate up to %s", ErrBadInput, o.Max, scenarios.MaxRate)
+	case top > 0 && top < start:
+		return nil, fmt.Errorf("%w: --max %s is below --start %s: the plan cannot reach it", ErrBadInput, o.Max, o.Start)
+	case o.RefineSteps < 0:
+		return nil, fmt.Errorf("%w: refine steps %d: want 0 or more", ErrBadInput, o.RefineSteps)
+	}
+	if top > 0 {
+		// The steps to climb from start to top, plus top itself when the
+		// steps pass it by.
+		if n := math.Ceil((top-start)/step-1e-9) + 1; n > MaxPlanSteps {
+			return nil, fmt.Errorf("%w: reaching --max %s from --start %s by --step %s takes %.0f steps, more than %d: raise --step or --start",
+				ErrBadInput, o.Max, o.Start, o.Step, n, MaxPlanSteps)
+		}
+	}
+	var rates []float64
+	for i := 0; i < MaxPlanSteps; i++ {
+		r := start + float64(i)*step
+		if top > 0 && r > top*(1+1e-9) {
+			if last := rates[len(rates)-1]; last < top*(1-1e-9) {
+				rates = append(rates, top)
+			}
+			break
+		}
+		rates = append(rates, r)
+	}
+	return rates, nil
+}
+
+// slo is the search's SLO: the options', else the scenario's, else the
+// default.
+func (o *SaturateOptions) slo() reports.SLO {
+	switch {
+	case o.SLO != (reports.SLO{}):
+		return o.SLO
+	case o.Run.Scenario != nil && o.Run.Scenario.SLO != (reports.SLO{}):
+		return o.Run.Scenario.SLO
+	}
+	return reports.DefaultSLO
+}
+
+// search is the state of one saturation search.
+type search struct {
+	o           SaturateOptions
+	start       time.Time
+	crit        reports.Criteria
+	points      []reports.StepPoint
+	dirs        []string // each step's folder, the interrupted one included
+	interrupted bool
+	probeErr    error // the first failed station read, reported once
+}
+
+// ramp plays the planned steps until saturation is confirmed, the plan
+// ends or ctx is cancelled, and says why it stopped.
+func (s *search) ramp(ctx context.Context, rates []float64) (string, error) {
+	fails := 0
+	for _, rate := range rates {
+		p, err := s.step(ctx, rate, false)
+		if err != nil || s.interrupted {
+			return "", err
+		}
+		if p.Pass {
+			fails = 0
+			continue
+		}
+		fails++
+		switch {
+		case p.Clear:
+			return fmt.Sprintf("saturation confirmed: %s failed clearly (%s)", perSec(p.Rate), p.Reasons[0]), nil
+		case fails == 2:
+			return fmt.Sprintf("saturation confirmed: two failing steps in a row (%s and %s)", perSec(rates0(s.points, -2)), perSec(p.Rate)), nil
+		}
+	}
+	last := rates[len(rates)-1]
+	if s.o.Max > 0 {
+		return "reached --max " + perSec(last) + " without confirming saturation", nil
+	}
+	return fmt.Sprintf("no saturation after %d steps (up to %s)", len(rates), perSec(last)), nil
+}
+
+// rates0 returns the rate of the step i from the end (i < 0).
+func rates0(points []reports.StepPoint, i int) float64 { return points[len(points)+i].Rate }
+
+// refine bisects between the highest step that held and the lowest that
+// did not.
+func (s *search) refine(ctx context.Context) error {
+	steps := s.o.RefineSteps
+	if steps == 0 {
+		steps = DefaultRefineSteps
+	}
+	for range steps {
+		good, bad := -1.0, -1.0
+		for _, p := range s.points {
+			if !p.Pass && (bad < 0 || p.Rate < bad) {
+				bad = p.Rate
+			}
+		}
+		for _, p := range s.points {
+			if p.Pass && (bad < 0 || p.Rate < bad) {
+				good = math.Max(good, p.Rate)
+			}
+		}
+		if good <= 0 || bad <= 0 || bad-good <= math.Max(0.02*good, 0.1) {
+			return nil
+		}
+		mid := math.Round((good+bad)/2*10) / 10
+		if _, err := s.step(ctx, mid, true); err != nil || s.interrupted {
+			return err
+		}
+	}
+	return nil
+}
+
+// step runs one step at rate and records its point.
+func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.StepPoint, error) {
+	index := len(s.dirs) + 1
+	plan := reports.StepPlan{Index: index, Rate: rate, Duration: s.o.StepDuration, Start: time.Since(s.start), Refine: refine}
+	sc := *s.o.Run.Scenario
+	sc.Profile = &scenarios.Profile{Stages: []scenarios.Stage{{Kind: scenarios.Hold, From: scenarios.Rate(rate), To: scenarios.Rate(rate), Duration: s.o.StepDuration}}}
+	sc.Seed += int64(index)
+	sc.Gates = nil // a step is judged by the search, not by the scenario's gates
+	ro := s.o.Run
+	ro.Scenario = &sc
+	ro.Dir = filepath.Join(s.o.Run.Dir, fmt.Sprintf("step-%02d-%s", index, strconv.FormatFloat(rate, 'f', -1, 64)))
+	s.dirs = append(s.dirs, ro.Dir)
+	if w := ro.Progress; w != nil {
+		kind := "step"
+		if refine {
+			kind = "bisection step"
+		}
+		fmt.Fprintf(w, "%s %d: %s journeys for %s\n", kind, index, perSec(rate), s.o.StepDuration)
+	}
+
+	stopWatch := s.watchStations(ctx)
+	out, err := Run(ctx, ro)
+	stations := stopWatch()
+	if err != nil {
+		return reports.StepPoint{}, fmt.Errorf("step %d (%s): %w", index, perSec(rate), err)
+	}
+	if out.Interrupted {
+		s.interrupted = true
+		return reports.StepPoint{}, nil
+	}
+	var meter reports.StepMeter
+	if err := readInto(out.Results, &meter); err != nil {
+		return reports.StepPoint{}, fmt.Errorf("step %d: %w", index, err)
+	}
+	p := reports.MeasureStep(plan, out.Summary, meter.Timing(), s.crit)
+	p.Stations = stations
+	s.points = append(s.points, p)
+	if w := ro.Progress; w != nil {
+		verdict := "held"
+		if !p.Pass {
+			verdict = strings.Join(p.Reasons, "; ")
+		}
+		fmt.Fprintf(w, "step %d: offered %s, goodput %s (%s), p50 %s, errors %.2f%%: %s\n", index, perSec(p.OfferedRate),
+			perSec(p.Goodput), fmt.Sprintf("%.1f%%", p.GoodputRatio*100), fmtMs(p.Latency.P50), p.ErrorRate*100, verdict)
+	}
+	return p, nil
+}
+
+// watchStations reads the stations before the step and every StationEvery
+// during it; the returned function reads them once more after it, stops
+// the reader and returns what the stations did. Without a Stations probe
+// it does nothing.
+func (s *search) watchStations(ctx context.Context) func() []reports.StationPoint {
+	probe := s.o.Stations
+	if probe == nil {
+		return func() []reports.StationPoint { return nil }
+	}
+	every := s.o.StationEvery
+	if every <= 0 {
+		every = 500 * time.Millisecond
+	}
+	var watch reports.StationWatch
+	failed := false
+	observe := func() {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		samples, err := probe(pctx)
+		if err != nil {
+			if s.probeErr == nil {
+				s.probeErr = err
+				if w := s.o.Run.Progress; w != nil {
+					fmt.Fprintf(w, "bank mock metrics: %v (the steps go on without them)\n", err)
+				}
+			}
+			failed = true
+			return
+		}
+		watch.Observe(samples)
+	}
+	observe()
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				observe()
+			}
+		}
+	}()
+	return func() []reports.StationPoint {
+		close(done)
+		<-finished
+		observe()
+		if failed {
+			return nil
+		}
+		return watch.Points()
+	}
+}
+
+// readInto feeds a results file to a step meter.
+func readInto(path string, m *reports.StepMeter) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("results file: %w", err)
+	}
+	defer f.Close()
+	rd := reports.NewReader(f)
+	rd.SetName(path)
+	var r reports.Result
+	for {
+		err := rd.Read(&r)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m.Add(&r)
+	}
+}
+
+// finish analyses the steps, builds the summary of all their results and
+// writes saturation.json and summary.json.
+func (s *search) finish(stopped string) (*SaturateOutcome, error) {
+	sc := s.o.Run.Scenario
+	rep := &reports.SaturationReport{
+		Scenario:      sc.Name,
+		Target:        s.o.Run.Target,
+		StartedAt:     s.start.UTC(),
+		SLO:           s.crit.SLO.String(),
+		MinGoodput:    reports.DefaultMinGoodput,
+		StartRate:     float64(s.o.Start),
+		StepRate:      float64(s.o.Step),
+		MaxRate:       float64(s.o.Max),
+		StepDurationS: s.o.StepDuration.Seconds(),
+		Refine:        s.o.Refine,
+		Steps:         s.points,
+		Saturation:    reports.AnalyzeSaturation(s.points, s.crit),
+		Stopped:       stopped,
+		Interrupted:   s.interrupted,
+	}
+	if s.o.MinGoodput > 0 {
+		rep.MinGoodput = s.o.MinGoodput
+	}
+	if rep.Steps == nil {
+		rep.Steps = []reports.StepPoint{}
+	}
+
+	acc := reports.NewAccumulator(reports.WithStart(s.start))
+	for _, dir := range s.dirs {
+		if err := addResults(acc, filepath.Join(dir, ResultsFile)); err != nil {
+			return nil, err
+		}
+	}
+	sum := acc.Summary(reports.SummaryMeta{
+		Scenario:    sc.Name,
+		Source:      "replay",
+		Interrupted: s.interrupted,
+		Duration:    time.Duration(len(s.dirs)) * s.o.StepDuration,
+		SLO:         s.crit.SLO,
+	})
+	reports.SetStepOnsets(sum, s.points)
+	sum.Saturation = rep.Saturation
+	sum.Metastability = nil // separate runs at fixed rates: there is no decline to recover in
+
+	if err := writeFileAtomic(filepath.Join(s.o.Run.Dir, SaturationFile), func(w io.Writer) error {
+		return reports.WriteSaturationJSON(w, rep)
+	}); err != nil {
+		return nil, err
+	}
+	if err := reports.WriteSummaryFile(filepath.Join(s.o.Run.Dir, SummaryFile), sum); err != nil {
+		return nil, err
+	}
+	return &SaturateOutcome{Dir: s.o.Run.Dir, Report: rep, Summary: sum, Interrupted: s.interrupted}, nil
+}
+
+// addResults adds a results file to acc; a missing file (a step stopped
+// before it began) adds nothing.
+func addResults(acc *reports.Accumulator, path string) error {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("results file: %w", err)
+	}
+	defer f.Close()
+	rd := reports.NewReader(f)
+	rd.SetName(path)
+	if _, err := acc.AddFrom(rd); err != nil {
+		return fmt.Errorf("results file %s: %w", path, err)
+	}
+	return nil
+}
+
+// writeFileAtomic writes path through a temporary file renamed into place,
+// so a reader never sees half of it.
+func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if err := write(tmp); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// StationScraper returns a Stations probe for SaturateOptions that reads
+// the bank mocks' Prometheus metrics at metricsURL (their /metrics).
+func StationScraper(metricsURL string) func(context.Context) ([]reports.StationSample, error) {
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1, IdleConnTimeout: 5 * time.Second}}
+	return func(ctx context.Context) ([]reports.StationSample, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: bank mock metrics %q: %w", ErrBadInput, metricsURL, err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("bank mock metrics: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return nil, fmt.Errorf("bank mock metrics %s: %s", metricsURL, resp.Status)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		if err != nil {
+			return nil, fmt.Errorf("bank mock metrics: %w", err)
+		}
+		return reports.ParseStationMetrics(body)
+	}
+}
+
+// perSec formats a rate per second for progress lines and messages.
+func perSec(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) + "/s" }
+
+// fmtMs formats milliseconds for a progress line.
+func fmtMs(v float64) string {
+	return fmtLatency(time.Duration(v * float64(time.Millisecond)))
+}

@@ -1,0 +1,396 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/scenarios"
+)
+
+// The accuracy tests run real loopback servers at small rates (100–200
+// requests/s) with one-second steps: each asserts the window the issue
+// sets (±10% or ±15%), which holds on a loaded two-core machine.
+
+// poolServer serves each request on one of its workers for a fixed service
+// time, first come first served: its capacity is workers ÷ service. A
+// worker's next request starts when its previous one was planned to end,
+// not when the handler woke up, so a slow scheduler on a busy machine
+// does not eat into the capacity.
+type poolServer struct {
+	service time.Duration
+	mu      sync.Mutex
+	free    []time.Time
+}
+
+func (p *poolServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	p.mu.Lock()
+	i := 0
+	for j := range p.free {
+		if p.free[j].Before(p.free[i]) {
+			i = j
+		}
+	}
+	end := now
+	if p.free[i].After(now) {
+		end = p.free[i]
+	}
+	end = end.Add(p.service)
+	p.free[i] = end
+	p.mu.Unlock()
+	sleepUntil(r.Context(), end)
+	w.Write([]byte(`{"ok":true}`))
+}
+
+// sleepUntil waits until t or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// window counts the requests of the last span, for servers whose behaviour
+// depends on the rate they see.
+type window struct {
+	span  time.Duration
+	mu    sync.Mutex
+	times []time.Time
+}
+
+// add records a request now and returns how many the window holds, this
+// one included; admit false leaves it out of later counts (a rejected
+// request).
+func (w *window) add(now time.Time, admit func(n int) bool) (int, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	cut := 0
+	for cut < len(w.times) && !w.times[cut].After(now.Add(-w.span)) {
+		cut++
+	}
+	w.times = w.times[cut:]
+	n := len(w.times) + 1
+	if admit(n) {
+		w.times = append(w.times, now)
+		return n, true
+	}
+	return n, false
+}
+
+// limitServer answers 429 RATE_LIMITED past limit requests in any sliding
+// window of span: a rate limit of limit/span.
+func limitServer(t *testing.T, limit int, span time.Duration) *httptest.Server {
+	win := &window{span: span}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := win.add(time.Now(), func(n int) bool { return n <= limit }); !ok {
+			w.Header().Set("X-Upstream", "gateway")
+			w.WriteHeader(http.StatusTooManyRequests)
+			w.Write([]byte(`{"code":"RATE_LIMITED","message":"Troppe richieste, riprova più tardi"}`))
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// kneeServer answers in base while the rate it sees (over the last 250 ms)
+// is at most knee requests/s, and slope longer for each request/s beyond.
+func kneeServer(t *testing.T, knee float64, base, slope time.Duration) *httptest.Server {
+	win := &window{span: 250 * time.Millisecond}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now()
+		n, _ := win.add(now, func(int) bool { return true })
+		rate := float64(n) * float64(time.Second) / float64(win.span)
+		delay := base + time.Duration(math.Max(0, rate-knee)*float64(slope))
+		sleepUntil(r.Context(), now.Add(delay))
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func saturateOptions(t *testing.T, url string, start, step, top float64, d time.Duration) SaturateOptions {
+	t.Helper()
+	sc := quick(t, url+"/", 1, time.Second) // the profile is replaced per step
+	return SaturateOptions{
+		Run:          Options{Scenario: sc, Target: sc.Target, Dir: t.TempDir(), Grace: 5 * time.Second},
+		Start:        scenarios.Rate(start),
+		Step:         scenarios.Rate(step),
+		Max:          scenarios.Rate(top),
+		StepDuration: d,
+	}
+}
+
+func TestSaturateFindsCapacity(t *testing.T) {
+	const capacity = 160.0 // 4 workers × 25 ms
+	srv := httptest.NewServer(&poolServer{service: 25 * time.Millisecond, free: make([]time.Time, 4)})
+	t.Cleanup(srv.Close)
+	o := saturateOptions(t, srv.URL, 100, 20, 300, time.Second)
+	o.Refine = true
+	var progress bytes.Buffer
+	o.Run.Progress = &progress
+	out, err := Saturate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sat := out.Report.Saturation
+	t.Logf("saturation %+v; stopped: %s", sat, out.Report.Stopped)
+	for _, p := range out.Report.Steps {
+		t.Logf("step %d %v/s: offered %.1f achieved %.1f goodput %.1f (%.3f) p50 %.1fms in-flight %.2f little %.2f %v",
+			p.Index, p.Rate, p.OfferedRate, p.AchievedRate, p.Goodput, p.GoodputRatio, p.Latency.P50, p.InFlight, p.LittleInFlight, p.Reasons)
+	}
+	if !sat.Saturated || math.Abs(sat.OfferedRate-capacity) > 0.10*capacity {
+		t.Errorf("saturation at %.1f/s, want %.0f/s ±10%%", sat.OfferedRate, capacity)
+	}
+	if !strings.HasPrefix(out.Report.Stopped, "saturation confirmed") {
+		t.Errorf("stopped: %q, want saturation confirmed before --max", out.Report.Stopped)
+	}
+	refined := 0
+	for _, p := range out.Report.Steps {
+		if p.Refine {
+			refined++
+		}
+	}
+	if refined == 0 {
+		t.Error("no bisection step ran")
+	}
+	if sat.KneeRate == 0 || math.Abs(sat.KneeRate-capacity) > 0.15*capacity {
+		t.Errorf("knee at %.1f/s, want the capacity ±15%%", sat.KneeRate)
+	}
+
+	// The folder: one subfolder per step, the search's record and summary.
+	for i, p := range out.Report.Steps {
+		dir := filepath.Join(out.Dir, fmt.Sprintf("step-%02d-%s", i+1, strings.TrimSuffix(fmt.Sprintf("%g", p.Rate), ".0")))
+		if _, err := os.Stat(filepath.Join(dir, ResultsFile)); err != nil {
+			t.Errorf("step %d: %v", p.Index, err)
+		}
+	}
+	f, err := os.Open(filepath.Join(out.Dir, SaturationFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := reports.DecodeSaturationReport(f)
+	if err != nil || !reflect.DeepEqual(rep.Saturation, sat) || len(rep.Steps) != len(out.Report.Steps) {
+		t.Errorf("saturation.json does not hold the report: %v", err)
+	}
+	sum, err := reports.ReadSummary(filepath.Join(out.Dir, SummaryFile))
+	if err != nil || sum.Saturation == nil || sum.Saturation.OfferedRate != sat.OfferedRate {
+		t.Errorf("summary.json has no saturation: %v", err)
+	}
+	var total int64
+	for _, p := range out.Report.Steps {
+		total += p.Requests
+	}
+	if sum.Requests != total {
+		t.Errorf("summary counts %d requests, the steps %d", sum.Requests, total)
+	}
+	if !strings.Contains(progress.String(), "bisection step") || !strings.Contains(progress.String(), "goodput below") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+}
+
+func TestSaturateRateLimitOnset(t *testing.T) {
+	const limit = 100.0 // requests/s: 50 in any 500 ms
+	srv := limitServer(t, 50, 500*time.Millisecond)
+	o := saturateOptions(t, srv.URL, 70, 10, 200, time.Second)
+	out, err := Saturate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onset *reports.ErrorSummary
+	for i := range out.Summary.Errors {
+		if out.Summary.Errors[i].Mode == "http 429 RATE_LIMITED" {
+			onset = &out.Summary.Errors[i]
+		}
+	}
+	for _, p := range out.Report.Steps {
+		t.Logf("step %d %v/s: offered %.1f errors %.4f %v", p.Index, p.Rate, p.OfferedRate, p.ErrorRate, p.Reasons)
+	}
+	if onset == nil {
+		t.Fatalf("no 429 mode in %+v", out.Summary.Errors)
+	}
+	if math.Abs(onset.OnsetOfferedRate-limit) > 0.10*limit {
+		t.Errorf("429 onset at %.1f/s offered, want %.0f/s ±10%%", onset.OnsetOfferedRate, limit)
+	}
+	if onset.Upstream != "gateway" || onset.Message != "Troppe richieste, riprova più tardi" || onset.Status != 429 || onset.Code != "RATE_LIMITED" {
+		t.Errorf("mode %+v", onset)
+	}
+	sat := out.Report.Saturation
+	if !strings.HasPrefix(sat.Reason, "errors over budget") || sat.Component != "request via gateway" {
+		t.Errorf("saturation %+v", sat)
+	}
+}
+
+func TestSaturateKnee(t *testing.T) {
+	const knee = 100.0
+	srv := kneeServer(t, knee, 5*time.Millisecond, 2*time.Millisecond)
+	o := saturateOptions(t, srv.URL, 40, 20, 180, time.Second)
+	o.SLO = reports.SLO{Quantile: 0.99, Latency: 5 * time.Second, ErrorBudget: 0.01} // latency alone never fails a step
+	out, err := Saturate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range out.Report.Steps {
+		t.Logf("step %d %v/s: p50 %.1fms p99 %.1fms", p.Index, p.OfferedRate, p.Latency.P50, p.Latency.P99)
+	}
+	sat := out.Report.Saturation
+	if sat.KneeRate == 0 || math.Abs(sat.KneeRate-knee) > 0.15*knee {
+		t.Errorf("knee at %.1f/s, want %.0f/s ±15%%", sat.KneeRate, knee)
+	}
+	if len(out.Report.Steps) != 8 || !strings.HasPrefix(out.Report.Stopped, "reached --max 180.0/s") {
+		t.Errorf("%d steps, stopped %q: want the whole plan", len(out.Report.Steps), out.Report.Stopped)
+	}
+}
+
+func TestSaturateNamesTheStation(t *testing.T) {
+	// The target fails past 100/s without saying why; the bank mock's
+	// metrics show nexi refusing while sia is fine.
+	var ok, full atomic.Int64
+	win := &window{span: 500 * time.Millisecond}
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, admitted := win.add(time.Now(), func(n int) bool { return n <= 50 }); !admitted {
+			full.Add(1)
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		ok.Add(1)
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(target.Close)
+	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for _, st := range []struct {
+			name     string
+			ok, full int64
+		}{{"nexi", ok.Load(), full.Load()}, {"sia", ok.Load(), 0}} {
+			fmt.Fprintf(w, "stampede_bank_requests_total{kind=\"processor\",outcome=\"ok\",station=%q} %d\n", st.name, st.ok)
+			fmt.Fprintf(w, "stampede_bank_requests_total{kind=\"processor\",outcome=\"queue_full\",station=%q} %d\n", st.name, st.full)
+			fmt.Fprintf(w, "stampede_bank_servers{kind=\"processor\",station=%q} 4\n", st.name)
+		}
+	}))
+	t.Cleanup(metrics.Close)
+
+	o := saturateOptions(t, target.URL, 80, 20, 160, time.Second)
+	o.Stations = StationScraper(metrics.URL + "/metrics")
+	o.StationEvery = 200 * time.Millisecond
+	out, err := Saturate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sat := out.Report.Saturation
+	if sat.Upstream != "nexi" || sat.Component != "request via nexi" {
+		t.Errorf("saturation %+v, want the component named after nexi", sat)
+	}
+	if st := out.Report.Steps[0].Stations; len(st) != 2 || st[0].Name != "nexi" || st[0].Requests == 0 {
+		t.Errorf("first step's stations: %+v", st)
+	}
+}
+
+func TestSaturateInterrupted(t *testing.T) {
+	srv := okServer(t)
+	o := saturateOptions(t, srv.URL, 50, 50, 0, 2*time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(3*time.Second, cancel) // during the second step
+	start := time.Now()
+	out, err := Saturate(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("interrupted search took %s", took)
+	}
+	if !out.Interrupted || !out.Report.Interrupted || !out.Summary.Interrupted || out.Report.Stopped != "interrupted" {
+		t.Errorf("outcome not marked interrupted: %+v", out.Report)
+	}
+	if len(out.Report.Steps) != 1 || !out.Report.Steps[0].Pass {
+		t.Errorf("steps %+v, want the first one only, held", out.Report.Steps)
+	}
+	if out.Report.Saturation == nil || out.Report.Saturation.Saturated {
+		t.Errorf("saturation %+v, want not reached", out.Report.Saturation)
+	}
+	if out.Summary.Requests <= out.Report.Steps[0].Requests {
+		t.Errorf("summary has %d requests: the interrupted step's must count too", out.Summary.Requests)
+	}
+	for _, name := range []string{SaturationFile, SummaryFile} {
+		if _, err := os.Stat(filepath.Join(out.Dir, name)); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+func TestSaturatePlan(t *testing.T) {
+	tests := []struct {
+		name              string
+		start, step, top  float64
+		d                 time.Duration
+		want              []float64
+		bad               string // in the error
+		shard, noScenario bool
+	}{
+		{name: "on the grid", start: 100, step: 50, top: 300, d: time.Second, want: []float64{100, 150, 200, 250, 300}},
+		{name: "max played last", start: 100, step: 30, top: 200, d: time.Second, want: []float64{100, 130, 160, 190, 200}},
+		{name: "one step", start: 100, step: 30, top: 100, d: time.Second, want: []float64{100}},
+		{name: "fractional", start: 0.5, step: 0.25, top: 1, d: time.Second, want: []float64{0.5, 0.75, 1}},
+		{name: "short step", start: 100, step: 10, top: 200, d: 500 * time.Millisecond, bad: "shorter than 1s"},
+		{name: "zero step never reaches max", start: 100, step: 0, top: 200, d: time.Second, bad: "--step"},
+		{name: "negative step", start: 100, step: -10, top: 200, d: time.Second, bad: "--step"},
+		{name: "max below start", start: 100, step: 10, top: 50, d: time.Second, bad: "below --start"},
+		{name: "too many steps", start: 1, step: 1, top: 1000, d: time.Second, bad: "more than 100"},
+		{name: "zero start", start: 0, step: 10, top: 100, d: time.Second, bad: "--start"},
+		{name: "sharded", start: 100, step: 10, top: 200, d: time.Second, bad: "sharded", shard: true},
+		{name: "no scenario", start: 100, step: 10, top: 200, d: time.Second, bad: "no scenario", noScenario: true},
+	}
+	srv := okServer(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := saturateOptions(t, srv.URL, tt.start, tt.step, tt.top, tt.d)
+			if tt.bad == "" {
+				got, err := o.plan()
+				if err != nil || !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("plan = %v, %v; want %v", got, err, tt.want)
+				}
+				return
+			}
+			if tt.shard {
+				o.Run.Shard = Shard{K: 1, N: 2}
+			}
+			if tt.noScenario {
+				o.Run.Scenario = nil
+			}
+			dir := filepath.Join(o.Run.Dir, "search")
+			o.Run.Dir = dir
+			_, err := Saturate(context.Background(), o)
+			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), tt.bad) {
+				t.Fatalf("err = %v, want bad input naming %q", err, tt.bad)
+			}
+			if _, err := os.Stat(dir); err == nil {
+				t.Error("a bad plan created the run folder")
+			}
+		})
+	}
+	t.Run("open plan", func(t *testing.T) {
+		o := saturateOptions(t, srv.URL, 10, 10, 0, time.Second)
+		got, err := o.plan()
+		if err != nil || len(got) != MaxPlanSteps || got[MaxPlanSteps-1] != 1000 {
+			t.Errorf("open plan: %d steps up to %v, %v", len(got), got[len(got)-1], err)
+		}
+	})
+}
