@@ -98,6 +98,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		Interrupted: interrupted,
 		Duration:    planned,
 		Gates:       o.Scenario.Gates,
+		SLO:         o.Scenario.SLO, // judges each second for the metastability check
 	})
 	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
 		return nil, err

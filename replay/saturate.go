@@ -32,6 +32,10 @@ const (
 	MinStepDuration = time.Second
 	// DefaultRefineSteps is how many bisection steps Refine runs at most.
 	DefaultRefineSteps = 3
+	// DefaultSaturateGrace is a step's grace period unless Run.Grace says
+	// otherwise: longer than a Run's, because a journey the grace period
+	// cuts short counts against the step's goodput.
+	DefaultSaturateGrace = time.Minute
 )
 
 // SaturateOptions configure a saturation search: a stepped ramp of the
@@ -39,7 +43,8 @@ const (
 type SaturateOptions struct {
 	// Run holds what every step's run shares: Scenario (its journeys,
 	// HTTP options and SLO; its profile is replaced by each step's rate),
-	// Target, MaxInflight, MaxWait, Grace, Progress and Terminal. Dir is
+	// Target, MaxInflight, MaxWait, Grace (default DefaultSaturateGrace),
+	// Progress, Terminal and Info. Dir is
 	// the search's folder: each step runs in its own subfolder
 	// DIR/step-NN-RATE (results.jsonl and summary.json, as any run), and
 	// the search writes saturation.json and a summary.json of all the
@@ -99,9 +104,12 @@ type SaturateOutcome struct {
 // ErrBadInput), a step that could not run, or files that could not be
 // written.
 func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) {
-	plan, err := o.plan()
+	plan, err := o.Plan()
 	if err != nil {
 		return nil, err
+	}
+	if o.Run.Grace <= 0 {
+		o.Run.Grace = DefaultSaturateGrace
 	}
 	o.Run.setDefaults()
 	if err := o.Run.validate(); err != nil {
@@ -129,8 +137,10 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 	return s.finish(stopped)
 }
 
-// plan checks the options of the plan and returns its rates.
-func (o *SaturateOptions) plan() ([]float64, error) {
+// Plan checks the plan (Start, Step, Max, StepDuration, RefineSteps) and
+// returns the arrival rates of its steps, per second, before refinement.
+// Problems are errors wrapping ErrBadInput.
+func (o *SaturateOptions) Plan() ([]float64, error) {
 	start, step, top := float64(o.Start), float64(o.Step), float64(o.Max)
 	switch {
 	case o.StepDuration < MinStepDuration:
@@ -195,22 +205,21 @@ type search struct {
 // ramp plays the planned steps until saturation is confirmed, the plan
 // ends or ctx is cancelled, and says why it stopped.
 func (s *search) ramp(ctx context.Context, rates []float64) (string, error) {
-	fails := 0
+	failed := 0.0 // the rate of the last step, when it failed
 	for _, rate := range rates {
 		p, err := s.step(ctx, rate, false)
 		if err != nil || s.interrupted {
 			return "", err
 		}
-		if p.Pass {
-			fails = 0
-			continue
-		}
-		fails++
 		switch {
+		case p.Pass:
+			failed = 0
 		case p.Clear:
 			return fmt.Sprintf("saturation confirmed: %s failed clearly (%s)", perSec(p.Rate), p.Reasons[0]), nil
-		case fails == 2:
-			return fmt.Sprintf("saturation confirmed: two failing steps in a row (%s and %s)", perSec(rates0(s.points, -2)), perSec(p.Rate)), nil
+		case failed > 0:
+			return fmt.Sprintf("saturation confirmed: two failing steps in a row (%s and %s)", perSec(failed), perSec(p.Rate)), nil
+		default:
+			failed = p.Rate
 		}
 	}
 	last := rates[len(rates)-1]
@@ -219,9 +228,6 @@ func (s *search) ramp(ctx context.Context, rates []float64) (string, error) {
 	}
 	return fmt.Sprintf("no saturation after %d steps (up to %s)", len(rates), perSec(last)), nil
 }
-
-// rates0 returns the rate of the step i from the end (i < 0).
-func rates0(points []reports.StepPoint, i int) float64 { return points[len(points)+i].Rate }
 
 // refine bisects between the highest step that held and the lowest that
 // did not.

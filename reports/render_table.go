@@ -54,9 +54,12 @@ func WriteTable(w io.Writer, s *Summary) error {
 		}
 	}
 	if sat := s.Saturation; sat != nil {
-		if sat.Saturated {
+		switch {
+		case sat.Saturated && sat.OfferedRate == 0 && sat.ArrivalRate == 0 && sat.FailedRate > 0:
+			ew.printf("\nsaturation: already at the first step, %s", sat.Reason)
+		case sat.Saturated:
 			ew.printf("\nsaturation: at %s offered, %s", perSec(sat.OfferedRate), sat.Reason)
-		} else {
+		default:
 			ew.printf("\nsaturation: %s", sat.Reason)
 		}
 		if sat.Component != "" {

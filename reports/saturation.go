@@ -60,7 +60,7 @@ type StepPoint struct {
 	Requests     int64   `json:"requests"`
 	Arrivals     int64   `json:"arrivals"`
 	Journeys     int64   `json:"journeys_completed"`
-	OfferedRate  float64 `json:"offered_rate"`  // requests due / duration
+	OfferedRate  float64 `json:"offered_rate"`  // requests due per second in the steady window
 	ArrivalRate  float64 `json:"arrival_rate"`  // journey arrivals / duration
 	AchievedRate float64 `json:"achieved_rate"` // requests that ended per second in the steady window
 	// Goodput is successful journeys per second: the arrival rate × the
@@ -153,7 +153,10 @@ func (m *StepMeter) Timing() StepTiming {
 	sort.Slice(dues, func(i, j int) bool { return dues[i] < dues[j] })
 	var a, b int64
 	if n >= minSteadySamples {
-		a, b = quantileNs(dues, 0.05), quantileNs(dues, 0.95)
+		// Whole indexes, so that the window holds exactly as many gaps
+		// between dues as dues: evenly paced arrivals give their rate.
+		i := int(0.05 * float64(n-1))
+		a, b = dues[i], dues[n-1-i]
 	}
 	if b <= a {
 		a, b = dues[0], dues[n-1]
@@ -168,7 +171,7 @@ func (m *StepMeter) Timing() StepTiming {
 	var due, ended, good int64
 	var overlap, latency float64 // seconds
 	for _, s := range m.samples {
-		if s.due >= a && s.due <= b {
+		if s.due >= a && s.due < b { // half open, so n evenly spaced dues make n-1 gaps
 			due++
 		}
 		if !s.sent {
@@ -177,7 +180,7 @@ func (m *StepMeter) Timing() StepTiming {
 		if lo, hi := max(s.due, a), min(s.end, b); hi > lo {
 			overlap += float64(hi-lo) / 1e9
 		}
-		if s.end >= a && s.end <= b {
+		if s.end >= a && s.end < b {
 			ended++
 			latency += float64(s.end-s.due) / 1e9
 			if s.ok {
@@ -198,17 +201,6 @@ func (m *StepMeter) Timing() StepTiming {
 	return t
 }
 
-// quantileNs interpolates quantile q of sorted values.
-func quantileNs(sorted []int64, q float64) int64 {
-	pos := q * float64(len(sorted)-1)
-	i := int(pos)
-	if i >= len(sorted)-1 {
-		return sorted[len(sorted)-1]
-	}
-	frac := pos - float64(i)
-	return sorted[i] + int64(frac*float64(sorted[i+1]-sorted[i]))
-}
-
 // MeasureStep builds a step's point from the plan, the step's summary (its
 // run's Summary, with the planned duration) and its timing, and judges it
 // by c.
@@ -222,7 +214,7 @@ func MeasureStep(plan StepPlan, s *Summary, t StepTiming, c Criteria) StepPoint 
 		Requests:     s.Requests,
 		Arrivals:     s.Arrivals,
 		Journeys:     s.JourneysCompleted,
-		OfferedRate:  rate(s.Requests, plan.Duration),
+		OfferedRate:  round(t.Offered, 1e3),
 		ArrivalRate:  rate(s.Arrivals, plan.Duration),
 		AchievedRate: round(t.Achieved, 1e3),
 		ErrorRate:    round(1-s.SuccessRatio, 1e6),
@@ -359,7 +351,7 @@ func pctShort(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64)
 // A journey step crosses when its own error rate passes the budget or its
 // latency the SLO; a bank mock station when more than the budget of its
 // requests were refused or failed, or when its requests queued longer on
-// average than a whole visit took at the lowest step. The component is the
+// average than they took to be served. The component is the
 // first to cross (the lowest rate, then the farthest past its limit),
 // named "step via upstream" when the step's errors blamed an upstream or a
 // station crossed by then.
@@ -398,9 +390,6 @@ func AnalyzeSaturation(points []StepPoint, c Criteria) *Saturation {
 		sat.FailedRate = pts[bad].OfferedRate
 		vs := c.verdicts(&pts[bad])
 		sat.Reason = vs[0].reason + " at " + perSec(pts[bad].OfferedRate)
-		if good < 0 {
-			sat.Reason = "already at the first step: " + sat.Reason
-		}
 	}
 	sat.Step, sat.Upstream = attribute(pts, bad, c)
 	switch {
@@ -484,26 +473,13 @@ func attribute(pts []StepPoint, bad int, c Criteria) (step, upstream string) {
 		return step, upstream
 	}
 
-	// The bank mocks' own view, when their metrics were read.
-	baseline := map[string]float64{}
-	for i := range pts {
-		for _, st := range pts[i].Stations {
-			if _, ok := baseline[st.Name]; !ok && st.Requests > 0 && st.MeanLatencyMs > 0 {
-				baseline[st.Name] = st.MeanLatencyMs
-			}
-		}
-	}
+	// The bank mocks' own view, when their metrics were read: the first
+	// station past its limit, else the one under most pressure when the
+	// search failed.
 	for i := 0; i <= last; i++ {
 		best := 1.0
 		for _, st := range pts[i].Stations {
-			if st.Requests == 0 {
-				continue
-			}
-			s := st.Failed / budget
-			if b := baseline[st.Name]; b > 0 {
-				s = math.Max(s, st.MeanWaitMs/b)
-			}
-			if s > best {
+			if s := stationSeverity(&st, budget); s > best {
 				best, upstream = s, st.Name
 			}
 		}
@@ -511,7 +487,39 @@ func attribute(pts []StepPoint, bad int, c Criteria) (step, upstream string) {
 			return step, upstream
 		}
 	}
-	return step, ""
+	if bad >= 0 {
+		best := 0.0
+		for _, st := range pts[bad].Stations {
+			s := stationSeverity(&st, budget)
+			if st.Utilisation >= 0.95 {
+				s = math.Max(s, st.Utilisation)
+			}
+			if s >= 0.5 && s > best {
+				best, upstream = s, st.Name
+			}
+		}
+	}
+	return step, upstream
+}
+
+// stationSeverity is how far a station is past its limits in one step:
+// the share of its requests it refused or failed over the error budget, or
+// the time its requests queued over the time they were served (queueing
+// that outlasts service means the station is close to its capacity). Past
+// 1 it has crossed.
+func stationSeverity(st *StationPoint, budget float64) float64 {
+	if st.Requests == 0 {
+		return 0
+	}
+	s := st.Failed / budget
+	service := st.MeanLatencyMs - st.MeanWaitMs
+	if service <= 0 {
+		service = st.MeanLatencyMs
+	}
+	if service > 0 {
+		s = math.Max(s, st.MeanWaitMs/service)
+	}
+	return s
 }
 
 // String writes the SLO as ParseSLO reads it: "p99=800ms,errors=1%".

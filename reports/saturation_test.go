@@ -279,8 +279,13 @@ func TestAnalyzeSaturationEdges(t *testing.T) {
 
 	first := []StepPoint{{Index: 1, Rate: 10, OfferedRate: 10, Requests: 10, ErrorRate: 0.5, GoodputRatio: 0.5}}
 	sat = AnalyzeSaturation(first, testCriteria)
-	if !sat.Saturated || sat.OfferedRate != 0 || !strings.HasPrefix(sat.Reason, "already at the first step: errors over budget: 50.00%") {
+	if !sat.Saturated || sat.OfferedRate != 0 || !strings.HasPrefix(sat.Reason, "errors over budget: 50.00%") {
 		t.Errorf("first step failed: %+v", sat)
+	}
+	buf.Reset()
+	WriteTable(&buf, &Summary{Saturation: sat})
+	if !strings.Contains(buf.String(), "saturation: already at the first step, errors over budget") {
+		t.Errorf("table: %s", buf.String())
 	}
 
 	// A bisection step that held between a good and a bad one raises the

@@ -50,7 +50,7 @@ type Summary struct {
 
 	RetryAmplification *RetryAmplification `json:"retry_amplification,omitempty"` // only when users retried
 	Metastability      *Metastability      `json:"metastability,omitempty"`       // only when the load went past saturation and came back down
-	Series     []SeriesPoint  `json:"series,omitempty"` // only when SummaryMeta.Series asks
+	Series             []SeriesPoint       `json:"series,omitempty"`              // only when SummaryMeta.Series asks
 }
 
 // LatencyMs are latency quantiles in milliseconds (HDR histogram values:
@@ -108,7 +108,7 @@ type Saturation struct {
 	USL         *USL    `json:"usl,omitempty"`
 
 	Saturated   bool    `json:"saturated"`             // a step failed; false when the search ended first
-	ArrivalRate float64 `json:"arrival_rate"`          // journey arrivals/s of the highest step that held
+	ArrivalRate float64 `json:"arrival_rate"`          // journey arrivals/s of the highest step that held, 0 when none did
 	FailedRate  float64 `json:"failed_rate,omitempty"` // requests/s of the lowest step that did not hold
 	Step        string  `json:"step,omitempty"`        // the journey step that crossed first
 	Upstream    string  `json:"upstream,omitempty"`    // the upstream (X-Upstream, or a bank mock station) that crossed first

@@ -56,6 +56,9 @@ type Embedded struct {
 	// day-long scenario then plays in minutes on a laptop. 0 means 1.
 	TimeScale float64
 	RateScale float64
+	// Duration caps such a run, after scaling, when the command line gives
+	// no --duration; 0 plays the whole profile.
+	Duration time.Duration
 }
 
 // HTTPOptions tunes the client the replay engine uses.

@@ -22,7 +22,7 @@ var (
 	httpKeys     = []string{"timeout", "insecure", "version", "ca_cert", "client_cert", "client_key", "headers"}
 	feederKeys   = []string{"name", "file", "mode", "format"}
 	sloKeys      = []string{"p50", "p90", "p95", "p99", "p999", "errors"}
-	embeddedKeys = []string{"stack_profile", "db", "banks", "time_scale", "rate_scale"}
+	embeddedKeys = []string{"stack_profile", "db", "banks", "time_scale", "rate_scale", "duration"}
 	outageKeys   = []string{"station", "start", "duration"}
 )
 
@@ -287,6 +287,9 @@ func (d *decoder) embedded(o *object) {
 	}
 	if v, ok := o.positive("rate_scale"); ok {
 		e.RateScale = v
+	}
+	if o.has("duration") {
+		e.Duration, _ = o.dur("duration", false)
 	}
 }
 

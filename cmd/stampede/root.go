@@ -27,6 +27,7 @@ and how it fails.`,
 	})
 	root.AddCommand(
 		newCmdRun(st, nil),
+		newCmdSaturate(st, nil),
 		newCmdScenarios(st),
 		newCmdMocks(st),
 		newCmdStack(st),

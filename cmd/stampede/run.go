@@ -142,11 +142,11 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 	ropts.Info = replay.RunInfo{TimeScale: o.timeScale, RateScale: o.rateScale, Shard: o.shard}
 	embedded := ropts.Target == "embedded"
 	if embedded {
-		stop, err := o.startEmbedded(ctx, sc, &ropts)
+		emb, err := o.startEmbedded(ctx, sc, &ropts)
 		if err != nil {
 			return err
 		}
-		defer stop()
+		defer emb.Close()
 	}
 	if o.cpuProfile != "" {
 		stop, err := startCPUProfile(o.cpuProfile)
@@ -242,6 +242,9 @@ func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
 		}
 	}
 	sc.Scale(o.timeScale, o.rateScale)
+	if o.duration == 0 && o.embedded(sc) {
+		o.duration = sc.Embedded.Duration
+	}
 	if o.duration > 0 && o.url == "" {
 		sc.Profile.Truncate(o.duration)
 	}
@@ -256,8 +259,8 @@ func (o *runOptions) embedded(sc *scenarios.Scenario) bool {
 // startEmbedded starts the bank mocks and the reference stack in-process
 // and points the run at them. Their capacity shrinks with the rate scale,
 // so a scaled-down replay keeps the utilisation of the real one. The
-// returned function stops them.
-func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, ropts *replay.Options) (func(), error) {
+// caller closes the returned stack.
+func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, ropts *replay.Options) (*mocks.Embedded, error) {
 	profile := sc.Embedded.StackProfile
 	if o.stackProfile != "" {
 		profile = o.stackProfile
@@ -290,7 +293,7 @@ func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, 
 	}
 	ropts.Target = emb.URL
 	ropts.Info.Embedded = profile
-	return func() { emb.Close() }, nil
+	return emb, nil
 }
 
 // startCPUProfile profiles the process until the returned function is called.
