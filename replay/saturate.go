@@ -108,6 +108,9 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 	if err != nil {
 		return nil, err
 	}
+	if !(o.MinGoodput >= 0 && o.MinGoodput <= 1) {
+		return nil, fmt.Errorf("%w: minimum goodput %v: want a share between 0 and 1", ErrBadInput, o.MinGoodput)
+	}
 	if o.Run.Grace <= 0 {
 		o.Run.Grace = DefaultSaturateGrace
 	}
@@ -336,7 +339,7 @@ func (s *search) watchStations(ctx context.Context) func() []reports.StationPoin
 			failed = true
 			return
 		}
-		watch.Observe(samples)
+		watch.Observe(time.Now(), samples)
 	}
 	observe()
 	done, finished := make(chan struct{}), make(chan struct{})

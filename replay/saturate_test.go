@@ -348,6 +348,7 @@ func TestSaturatePlan(t *testing.T) {
 		want              []float64
 		bad               string // in the error
 		shard, noScenario bool
+		minGoodput        float64
 	}{
 		{name: "on the grid", start: 100, step: 50, top: 300, d: time.Second, want: []float64{100, 150, 200, 250, 300}},
 		{name: "max played last", start: 100, step: 30, top: 200, d: time.Second, want: []float64{100, 130, 160, 190, 200}},
@@ -361,6 +362,7 @@ func TestSaturatePlan(t *testing.T) {
 		{name: "zero start", start: 0, step: 10, top: 100, d: time.Second, bad: "--start"},
 		{name: "sharded", start: 100, step: 10, top: 200, d: time.Second, bad: "sharded", shard: true},
 		{name: "no scenario", start: 100, step: 10, top: 200, d: time.Second, bad: "no scenario", noScenario: true},
+		{name: "goodput share above 1", start: 100, step: 10, top: 200, d: time.Second, bad: "minimum goodput", minGoodput: 95},
 	}
 	srv := okServer(t)
 	for _, tt := range tests {
@@ -379,6 +381,7 @@ func TestSaturatePlan(t *testing.T) {
 			if tt.noScenario {
 				o.Run.Scenario = nil
 			}
+			o.MinGoodput = tt.minGoodput
 			dir := filepath.Join(o.Run.Dir, "search")
 			o.Run.Dir = dir
 			_, err := Saturate(context.Background(), o)

@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 
 	"github.com/olekukonko/tablewriter/tw"
@@ -45,8 +46,14 @@ func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
 	l, rt := tw.AlignLeft, tw.AlignRight
 	t := newTable(ew, rt, rt, rt, rt, rt, rt, rt, rt, rt, rt, l)
 	t.Header("step", "rate", "offered", "achieved", "goodput", "p50", quantile, "errors", "in-flight", "L=X·W", "result")
+	unsteady := false
 	for i := range r.Steps {
 		p := &r.Steps[i]
+		little := decimal(p.LittleInFlight, 1)
+		if !p.Steady {
+			little += " *"
+			unsteady = true
+		}
 		step := strconv.Itoa(p.Index)
 		if p.Refine {
 			step += " bisect"
@@ -55,12 +62,15 @@ func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
 		if err := t.Append(step, perSec(p.Rate), perSec(p.OfferedRate), perSec(p.AchievedRate),
 			perSec(p.Goodput)+" ("+pct(p.GoodputRatio)+")", latencyCell(p.Latency.P50, timed),
 			latencyCell(quantileMs(p.Latency, quantileOf(quantile)), timed), pct(p.ErrorRate),
-			decimal(p.InFlight, 1), decimal(p.LittleInFlight, 1), describeStep(p)); err != nil {
+			decimal(p.InFlight, 1), little, describeStep(p)); err != nil {
 			return fmt.Errorf("saturation table: %w", err)
 		}
 	}
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("saturation table: %w", err)
+	}
+	if unsteady {
+		ew.printf("* Little's law (in flight = throughput × latency) misses the measured in-flight by more than 10%%: a queue was still growing\n")
 	}
 	if r.Stopped != "" {
 		ew.printf("stopped: %s\n", r.Stopped)
@@ -70,6 +80,10 @@ func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
 	}
 	return ew.err
 }
+
+// maxStationRows bounds the station table: the bank mocks have a station
+// per bank, most of them idle.
+const maxStationRows = 8
 
 // stationTable shows the stations at the lowest-rate step that failed, or
 // at the highest step when none did.
@@ -90,18 +104,33 @@ func stationTable(ew *errWriter, r *SaturationReport) error {
 	if at == nil {
 		return nil
 	}
-	ew.printf("\nBank mock stations at step %d (%s)\n", at.Index, perSec(at.Rate))
+	stations := append([]StationPoint(nil), at.Stations...)
+	sort.SliceStable(stations, func(i, j int) bool {
+		si, sj := &stations[i], &stations[j]
+		if si.Failed != sj.Failed {
+			return si.Failed > sj.Failed
+		}
+		return si.Utilisation > sj.Utilisation
+	})
+	more := 0
+	if len(stations) > maxStationRows {
+		stations, more = stations[:maxStationRows], len(stations)-maxStationRows
+	}
+	ew.printf("\nBank mock stations at step %d (%s), busiest first\n", at.Index, perSec(at.Rate))
 	l, rt := tw.AlignLeft, tw.AlignRight
-	t := newTable(ew, l, l, rt, rt, rt, rt, rt, rt)
-	t.Header("station", "kind", "requests", "failed", "utilisation", "peak queue", "mean latency", "mean wait")
-	for _, s := range at.Stations {
-		if err := t.Append(s.Name, orDash(s.Kind), count(s.Requests), pct(s.Failed), pct(s.Utilisation),
+	t := newTable(ew, l, l, rt, rt, rt, rt, rt, rt, rt)
+	t.Header("station", "kind", "requests", "failed", "utilisation", "peak busy", "peak queue", "mean latency", "mean wait")
+	for _, s := range stations {
+		if err := t.Append(s.Name, orDash(s.Kind), count(s.Requests), pct(s.Failed), pct(s.Utilisation), pct(s.PeakBusy),
 			decimal(s.PeakQueue, 0), ms(s.MeanLatencyMs), ms(s.MeanWaitMs)); err != nil {
 			return fmt.Errorf("station table: %w", err)
 		}
 	}
 	if err := t.Render(); err != nil {
 		return fmt.Errorf("station table: %w", err)
+	}
+	if more > 0 {
+		ew.printf("(%d quieter stations left out; saturation.json has them all)\n", more)
 	}
 	return ew.err
 }

@@ -68,8 +68,14 @@ func WriteTable(w io.Writer, s *Summary) error {
 		if sat.KneeRate > 0 {
 			ew.printf("; knee at %s", perSec(sat.KneeRate))
 		}
-		if u := sat.USL; u != nil {
-			ew.printf("; USL peak %s (σ=%.4g κ=%.4g)", perSec(u.PeakRate), u.Sigma, u.Kappa)
+		if u := sat.USL; u != nil && u.PeakRate == 0 {
+			ew.printf("; USL: no peak in sight, linear at λ=%s", perSec(u.Lambda))
+		} else if u != nil {
+			ew.printf("; USL peak %s (σ=%.4g κ=%.4g", perSec(u.PeakRate), u.Sigma, u.Kappa)
+			if u.R2 != 0 {
+				ew.printf(" R²=%.2f", u.R2)
+			}
+			ew.printf(")")
 		}
 		ew.printf("\n")
 	}

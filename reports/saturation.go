@@ -81,6 +81,7 @@ type StepPoint struct {
 	// InFlight when a queue was still growing.
 	InFlight       float64 `json:"in_flight"`
 	LittleInFlight float64 `json:"little_in_flight"`
+	Steady         bool    `json:"steady"` // the two agree within 10% (or both are under one request)
 
 	Components []ComponentPoint `json:"components"`         // per journey step
 	Stations   []StationPoint   `json:"stations,omitempty"` // bank mock stations, when their metrics were read
@@ -99,6 +100,10 @@ type ComponentPoint struct {
 	LatencyMs float64 `json:"latency_ms"`         // at the SLO's quantile
 	Upstream  string  `json:"upstream,omitempty"` // the upstream the step's most frequent error blamed
 }
+
+// littleTolerance is how far the in-flight count Little's law predicts may
+// stray from the measured one in a steady step.
+const littleTolerance = 0.10
 
 // StepTiming is how a step's load went through the target, measured over
 // its steady window: the middle 90% of its requests' intended times, which
@@ -229,6 +234,7 @@ func MeasureStep(plan StepPlan, s *Summary, t StepTiming, c Criteria) StepPoint 
 	if s.Requests == 0 {
 		p.ErrorRate = 0
 	}
+	p.Steady = math.Abs(t.InFlight-t.LittleInFlight) <= littleTolerance*t.InFlight || (t.InFlight < 1 && t.LittleInFlight < 1)
 	through := 1.0 // the share of the offered requests the target got through per second
 	if t.Offered > 0 {
 		through = math.Min(1, t.Achieved/t.Offered)
@@ -350,8 +356,11 @@ func pctShort(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64)
 //
 // A journey step crosses when its own error rate passes the budget or its
 // latency the SLO; a bank mock station when more than the budget of its
-// requests were refused or failed, or when its requests queued longer on
-// average than they took to be served. The component is the
+// requests were refused or failed, when its requests queued longer on
+// average than they took to be served, or when more than 90% of its slots
+// were in use on average. When no station crossed before the search
+// failed, the one under most pressure at the failing step is named, if it
+// was close (see stationPressed). The component is the
 // first to cross (the lowest rate, then the farthest past its limit),
 // named "step via upstream" when the step's errors blamed an upstream or a
 // station crossed by then.
@@ -488,13 +497,9 @@ func attribute(pts []StepPoint, bad int, c Criteria) (step, upstream string) {
 		}
 	}
 	if bad >= 0 {
-		best := 0.0
+		best := stationPressed
 		for _, st := range pts[bad].Stations {
-			s := stationSeverity(&st, budget)
-			if st.Utilisation >= 0.95 {
-				s = math.Max(s, st.Utilisation)
-			}
-			if s >= 0.5 && s > best {
+			if s := stationSeverity(&st, budget); s >= best {
 				best, upstream = s, st.Name
 			}
 		}
@@ -502,21 +507,27 @@ func attribute(pts []StepPoint, bad int, c Criteria) (step, upstream string) {
 	return step, upstream
 }
 
+// stationPressed is the severity at which a station that has not crossed
+// is still named for a failing step: 72% busy, or queueing for 80% of its
+// service time. A station under less pressure is not what failed: the
+// limit is elsewhere (inside the target, in front of its upstreams).
+const stationPressed = 0.8
+
+// stationNearFull is the utilisation past which a station counts as
+// saturating: queueing delays grow steeply beyond it.
+const stationNearFull = 0.9
+
 // stationSeverity is how far a station is past its limits in one step:
-// the share of its requests it refused or failed over the error budget, or
+// the share of its requests it refused or failed over the error budget,
 // the time its requests queued over the time they were served (queueing
-// that outlasts service means the station is close to its capacity). Past
-// 1 it has crossed.
+// that outlasts service), or its utilisation over 90%. Past 1 it has
+// crossed.
 func stationSeverity(st *StationPoint, budget float64) float64 {
 	if st.Requests == 0 {
 		return 0
 	}
-	s := st.Failed / budget
-	service := st.MeanLatencyMs - st.MeanWaitMs
-	if service <= 0 {
-		service = st.MeanLatencyMs
-	}
-	if service > 0 {
+	s := math.Max(st.Failed/budget, st.Utilisation/stationNearFull)
+	if service := st.MeanLatencyMs - st.MeanWaitMs; service > 0 {
 		s = math.Max(s, st.MeanWaitMs/service)
 	}
 	return s

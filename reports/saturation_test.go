@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"reflect"
 	"strings"
@@ -210,8 +211,11 @@ func TestAnalyzeSaturationFindsCapacity(t *testing.T) {
 		t.Errorf("USL %+v, want a peak near the 160/s capacity", sat.USL)
 	}
 	for _, p := range pts {
-		if p.Rate <= 140 && !near(p.InFlight, p.LittleInFlight, 0.05) {
+		if p.Rate <= 160 && (!near(p.InFlight, p.LittleInFlight, 0.05) || !p.Steady) {
 			t.Errorf("step at %v/s: %.2f in flight, Little says %.2f", p.Rate, p.InFlight, p.LittleInFlight)
+		}
+		if p.Rate >= 180 && p.Steady {
+			t.Errorf("step at %v/s is steady (%.2f in flight, Little %.2f): the queue grew", p.Rate, p.InFlight, p.LittleInFlight)
 		}
 	}
 }
@@ -244,6 +248,16 @@ func TestAnalyzeSaturationAttribution(t *testing.T) {
 			step(200, true, []ComponentPoint{ok("add-card")}, []StationPoint{{Name: "nexi", Requests: 100, MeanLatencyMs: 90, MeanWaitMs: 50}, {Name: "sia", Requests: 100, MeanLatencyMs: 31}}),
 			step(300, false, []ComponentPoint{{Step: "add-card", Requests: 100, LatencyMs: 1500}}, []StationPoint{{Name: "nexi", Requests: 150, Failed: 0.3}, {Name: "sia", Requests: 150, Failed: 0.02}}),
 		}, "add-card via nexi", "add-card", "nexi"},
+		{"a station under pressure at the failing step", []StepPoint{
+			step(100, true, []ComponentPoint{ok("add-card")}, []StationPoint{{Name: "nexi", Requests: 50, Utilisation: 0.4, MeanLatencyMs: 40}}),
+			step(200, false, []ComponentPoint{{Step: "add-card", Requests: 100, LatencyMs: 1500}},
+				[]StationPoint{{Name: "nexi", Requests: 100, Utilisation: 0.8, MeanLatencyMs: 45}, {Name: "sia", Requests: 100, Utilisation: 0.3}}),
+		}, "add-card via nexi", "add-card", "nexi"},
+		{"stations at half load are not what failed", []StepPoint{
+			step(100, true, []ComponentPoint{ok("search")}, []StationPoint{{Name: "nexi", Requests: 50, Utilisation: 0.2, MeanLatencyMs: 40}}),
+			step(200, false, []ComponentPoint{{Step: "search", Requests: 100, LatencyMs: 1500}},
+				[]StationPoint{{Name: "nexi", Requests: 100, Utilisation: 0.45, PeakBusy: 1, MeanLatencyMs: 41, MeanWaitMs: 0.4}}),
+		}, "search", "search", ""},
 		{"nothing crossed: the failing step's closest part", []StepPoint{
 			step(100, true, []ComponentPoint{ok("a"), ok("b")}, nil),
 			{Index: 2, Rate: 200, OfferedRate: 2000, Requests: 1000, GoodputRatio: 0.5, Components: []ComponentPoint{ok("a"), {Step: "b", Requests: 100, LatencyMs: 700}}},
@@ -271,9 +285,10 @@ func TestAnalyzeSaturationEdges(t *testing.T) {
 	if sat.Saturated || sat.OfferedRate != 20 || !strings.HasPrefix(sat.Reason, "not reached: every step up to 20.0/s") {
 		t.Errorf("all held: %+v", sat)
 	}
+	sat.USL = &USL{Lambda: 25, R2: 1}
 	var buf bytes.Buffer
 	WriteTable(&buf, &Summary{Saturation: sat})
-	if !strings.Contains(buf.String(), "saturation: not reached") {
+	if !strings.Contains(buf.String(), "saturation: not reached") || !strings.Contains(buf.String(), "USL: no peak in sight, linear at λ=25.0/s") {
 		t.Errorf("table: %s", buf.String())
 	}
 
@@ -345,7 +360,11 @@ func saturationFixture(t testing.TB) *SaturationReport {
 	refine := measure(t, StepPlan{Index: 5, Rate: 160, Duration: 2 * time.Second, Start: 16 * time.Second, Refine: true},
 		queueStep(t0.Add(16*time.Second), 160, 2*time.Second, 4, 25*time.Millisecond))
 	pts = append(pts, refine)
-	pts[2].Stations = []StationPoint{{Name: "nexi", Kind: "processor", Requests: 360, Failed: 0.05, Utilisation: 1, PeakQueue: 12, MeanLatencyMs: 40, MeanWaitMs: 15}}
+	pts[2].Stations = []StationPoint{{Name: "nexi", Kind: "processor", Requests: 360, Failed: 0.05, Utilisation: 0.96, PeakBusy: 1, PeakQueue: 12, MeanLatencyMs: 40, MeanWaitMs: 15}}
+	for i := range 9 { // quiet banks: the table shows the busiest eight
+		pts[2].Stations = append(pts[2].Stations, StationPoint{Name: fmt.Sprintf("0%d00%d", 3+i%2, i), Kind: "bank", Requests: int64(10 + i),
+			Utilisation: float64(i) / 100, PeakBusy: 0.25, MeanLatencyMs: 30})
+	}
 	rep := &SaturationReport{Scenario: "quick", Target: "http://127.0.0.1:8080", StartedAt: t0, SLO: DefaultSLO.String(),
 		MinGoodput: DefaultMinGoodput, StartRate: 100, StepRate: 40, MaxRate: 300, StepDurationS: 2, Refine: true,
 		Steps: pts, Stopped: "saturation confirmed: 2 failing steps in a row"}

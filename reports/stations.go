@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // StationSample is one scrape of a bank mock station's metrics (the
@@ -183,12 +184,16 @@ func parsePromFloat(s string) (float64, error) {
 // StationPoint is what one bank mock station did during one step of a
 // saturation search, from the scrapes before, during and after it.
 type StationPoint struct {
-	Name          string  `json:"name"`
-	Kind          string  `json:"kind"`
-	Requests      int64   `json:"requests"`        // finished during the step
-	Failed        float64 `json:"failed"`          // share refused or failed: anything but ok, declined and bad_request
-	Utilisation   float64 `json:"utilisation"`     // the largest busy/servers seen
-	PeakQueue     float64 `json:"peak_queue"`      // the longest queue seen
+	Name     string  `json:"name"`
+	Kind     string  `json:"kind"`
+	Requests int64   `json:"requests"` // finished during the step
+	Failed   float64 `json:"failed"`   // share refused or failed: anything but ok, declined and bad_request
+	// Utilisation is the mean share of the station's slots in use: the
+	// time its requests held a slot (latency less queue wait) over slots ×
+	// the time between the first and the last scrape.
+	Utilisation   float64 `json:"utilisation"`
+	PeakBusy      float64 `json:"peak_busy"`       // the largest busy/servers a scrape saw
+	PeakQueue     float64 `json:"peak_queue"`      // the longest queue a scrape saw
 	MeanLatencyMs float64 `json:"mean_latency_ms"` // of the requests finished during the step
 	MeanWaitMs    float64 `json:"mean_wait_ms"`    // for a slot, of the requests that got one during the step
 }
@@ -197,23 +202,25 @@ type StationPoint struct {
 // the scrape before the step, any scrapes during it, and the one after.
 // The zero value is ready to use; it is not safe for concurrent use.
 type StationWatch struct {
-	first, last map[string]StationSample
-	util, queue map[string]float64
+	first, last     map[string]StationSample
+	firstAt, lastAt map[string]time.Time
+	busy, queue     map[string]float64
 }
 
-// Observe records one scrape.
-func (w *StationWatch) Observe(samples []StationSample) {
+// Observe records one scrape, taken at time at.
+func (w *StationWatch) Observe(at time.Time, samples []StationSample) {
 	if w.first == nil {
 		w.first, w.last = map[string]StationSample{}, map[string]StationSample{}
-		w.util, w.queue = map[string]float64{}, map[string]float64{}
+		w.firstAt, w.lastAt = map[string]time.Time{}, map[string]time.Time{}
+		w.busy, w.queue = map[string]float64{}, map[string]float64{}
 	}
 	for _, s := range samples {
 		if _, ok := w.first[s.Name]; !ok {
-			w.first[s.Name] = s
+			w.first[s.Name], w.firstAt[s.Name] = s, at
 		}
-		w.last[s.Name] = s
+		w.last[s.Name], w.lastAt[s.Name] = s, at
 		if s.Servers > 0 {
-			w.util[s.Name] = math.Max(w.util[s.Name], s.Busy/s.Servers)
+			w.busy[s.Name] = math.Max(w.busy[s.Name], s.Busy/s.Servers)
 		}
 		w.queue[s.Name] = math.Max(w.queue[s.Name], s.QueueLength)
 	}
@@ -246,12 +253,16 @@ func (w *StationWatch) Points() []StationPoint {
 			continue
 		}
 		p := StationPoint{Name: name, Kind: last.Kind, Requests: int64(math.Round(total)), Failed: round(failed/total, 1e6),
-			Utilisation: round(w.util[name], 1e4), PeakQueue: w.queue[name]}
+			PeakBusy: round(w.busy[name], 1e4), PeakQueue: w.queue[name]}
+		latSum, waitSum := delta(first.LatencySum, last.LatencySum), delta(first.WaitSum, last.WaitSum)
 		if n := delta(first.LatencyN, last.LatencyN); n > 0 {
-			p.MeanLatencyMs = round(delta(first.LatencySum, last.LatencySum)/n*1e3, 1e3)
+			p.MeanLatencyMs = round(latSum/n*1e3, 1e3)
 		}
 		if n := delta(first.WaitN, last.WaitN); n > 0 {
-			p.MeanWaitMs = round(delta(first.WaitSum, last.WaitSum)/n*1e3, 1e3)
+			p.MeanWaitMs = round(waitSum/n*1e3, 1e3)
+		}
+		if span := w.lastAt[name].Sub(w.firstAt[name]).Seconds(); span > 0 && last.Servers > 0 {
+			p.Utilisation = round(math.Max(latSum-waitSum, 0)/(last.Servers*span), 1e4)
 		}
 		out = append(out, p)
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bankMetrics writes the bank mocks' /metrics for two stations as the
@@ -124,8 +125,8 @@ func FuzzParseStationMetrics(f *testing.F) {
 			return
 		}
 		var w StationWatch
-		w.Observe(samples)
-		w.Observe(samples)
+		w.Observe(t0, samples)
+		w.Observe(t0.Add(time.Second), samples)
 		for _, p := range w.Points() {
 			if p.Requests < 0 || math.IsNaN(p.Failed) || math.IsNaN(p.Utilisation) || math.IsNaN(p.PeakQueue) {
 				t.Fatalf("bad point %+v", p)
@@ -143,21 +144,23 @@ func TestStationWatch(t *testing.T) {
 		return s
 	}
 	var w StationWatch
-	w.Observe(scrape(stationCounters{ok: 100, latSum: 2, waitSum: 0.5}, stationCounters{ok: 10, latSum: 0.1}))
-	w.Observe(scrape(stationCounters{busy: 8, queue: 20, ok: 150}, stationCounters{busy: 2, ok: 20})) // during: gauges only count
-	w.Observe(scrape(stationCounters{busy: 4, ok: 300, full: 100, latSum: 14, waitSum: 10.5}, stationCounters{ok: 110, latSum: 2.1}))
+	// Two seconds of 8 slots each: nexi's requests held a slot for 8 s
+	// (12 s in the station, 4 s of it queued), sia's for 2 s.
+	w.Observe(t0, scrape(stationCounters{ok: 100, latSum: 2, waitSum: 0.5}, stationCounters{ok: 10, latSum: 0.1}))
+	w.Observe(t0.Add(time.Second), scrape(stationCounters{busy: 8, queue: 20, ok: 150}, stationCounters{busy: 2, ok: 20})) // during: gauges only count
+	w.Observe(t0.Add(2*time.Second), scrape(stationCounters{busy: 4, ok: 300, full: 100, latSum: 14, waitSum: 4.5}, stationCounters{ok: 110, latSum: 2.1}))
 	got := w.Points()
 	want := []StationPoint{
-		{Name: "nexi", Kind: "processor", Requests: 300, Failed: 0.333333, Utilisation: 1, PeakQueue: 20, MeanLatencyMs: 40, MeanWaitMs: 50},
-		{Name: "sia", Kind: "processor", Requests: 100, Failed: 0, Utilisation: 0.25, MeanLatencyMs: 20},
+		{Name: "nexi", Kind: "processor", Requests: 300, Failed: 0.333333, Utilisation: 0.5, PeakBusy: 1, PeakQueue: 20, MeanLatencyMs: 40, MeanWaitMs: 20},
+		{Name: "sia", Kind: "processor", Requests: 100, Failed: 0, Utilisation: 0.125, PeakBusy: 0.25, MeanLatencyMs: 20},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got  %+v\nwant %+v", got, want)
 	}
 
 	var reset StationWatch // a station reset between scrapes: its counters restart from zero
-	reset.Observe(scrape(stationCounters{ok: 500}, stationCounters{}))
-	reset.Observe(scrape(stationCounters{ok: 30}, stationCounters{}))
+	reset.Observe(t0, scrape(stationCounters{ok: 500}, stationCounters{}))
+	reset.Observe(t0.Add(time.Second), scrape(stationCounters{ok: 30}, stationCounters{}))
 	if p := reset.Points(); len(p) != 1 || p[0].Requests != 30 {
 		t.Errorf("after a reset: %+v, want nexi with 30 requests", p)
 	}

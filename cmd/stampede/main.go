@@ -41,22 +41,25 @@ func main() {
 func interruptible() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sig := make(chan os.Signal, 2)
+	done := make(chan struct{}) // closed when the command has finished
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		select {
 		case <-sig:
 			cancel()
-		case <-ctx.Done():
+		case <-done:
 			return
 		}
+		// Not ctx.Done(): it is closed now, and the second signal must
+		// still be heard.
 		select {
 		case <-sig:
 			fmt.Fprintln(os.Stderr, "stampede: second interrupt, exiting now")
 			os.Exit(exitInterrupted)
-		case <-ctx.Done():
+		case <-done:
 		}
 	}()
-	return ctx, func() { signal.Stop(sig); cancel() }
+	return ctx, func() { signal.Stop(sig); close(done); cancel() }
 }
 
 // isTerminal reports whether f is a character device (a terminal), where

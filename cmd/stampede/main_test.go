@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -191,5 +192,77 @@ func TestSIGINTLeavesReadableResults(t *testing.T) {
 	}
 	if !strings.Contains(stdout.String(), "run folder:") {
 		t.Errorf("no summary printed: %s", stdout.String())
+	}
+}
+
+// TestSecondSIGINTExitsAtOnce: a first interrupt waits up to --grace for
+// requests in flight; a second one must not wait, and the results file must
+// still read.
+func TestSecondSIGINTExitsAtOnce(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "stampede")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var served atomic.Int64
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) > 100 {
+			select { // hang, so the first interrupt has requests to wait for
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	defer close(release)
+	runDir := filepath.Join(t.TempDir(), "run")
+	cmd := exec.Command(bin, "run", "--url", srv.URL+"/", "--rate", "100/s", "--duration", "1m",
+		"--grace", "30s", "--out", runDir, "--quiet")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	results := filepath.Join(runDir, "results.jsonl")
+	deadline := time.Now().Add(20 * time.Second)
+	for served.Load() < 150 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the run did not get going; stderr: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's progress
+	}
+	time.Sleep(1100 * time.Millisecond) // past one flush of the results file
+	cmd.Process.Signal(syscall.SIGINT)
+	time.Sleep(200 * time.Millisecond) // let the first signal be handled alone
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+		t.Fatalf("exit: %v, want 130; stderr: %s", err, stderr.String())
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("second interrupt took %s to exit; the grace period is 30s", took)
+	}
+	f, err := os.Open(results)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rd := reports.NewReader(f)
+	n := 0
+	for {
+		var r reports.Result
+		if err := rd.Read(&r); errors.Is(err, io.EOF) {
+			break
+		} else if err != nil {
+			t.Fatalf("results unreadable after %d lines: %v", n, err)
+		}
+		n++
+	}
+	if n < 100 {
+		t.Fatalf("read %d results, want the 100 answered before the hang", n)
 	}
 }
