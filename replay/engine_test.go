@@ -347,3 +347,21 @@ func TestParseShard(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseShard(f *testing.F) {
+	for _, s := range []string{"1/1", "2/4", "0/4", "5/4", "1/0", "a/b", "1/4x", "-1/2", "99999999999999999999/1"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sh, err := ParseShard(s)
+		if err != nil {
+			if !errors.Is(err, ErrBadInput) {
+				t.Fatalf("ParseShard(%q): %v is not bad input", s, err)
+			}
+			return
+		}
+		if sh.N < 1 || sh.K < 0 || sh.K >= sh.N {
+			t.Fatalf("ParseShard(%q) = %+v: out of range", s, sh)
+		}
+	})
+}

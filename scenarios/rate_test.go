@@ -70,3 +70,25 @@ func TestRateString(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseRate(f *testing.F) {
+	for _, s := range []string{"6000/s", "300/m", "90/h", "0.5/s", "100", "/s", "1e9/s", "-1/s", "NaN/s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseRate(s)
+		if err != nil {
+			return
+		}
+		if r < 0 || float64(r) > float64(MaxRate) || r != r {
+			t.Fatalf("ParseRate(%q) = %v: out of range", s, r)
+		}
+		back, err := ParseRate(r.String())
+		if err != nil {
+			t.Fatalf("ParseRate(%q).String() = %q does not parse: %v", s, r.String(), err)
+		}
+		if diff := float64(back - r); diff > 1e-6*float64(r)+1e-9 || diff < -1e-6*float64(r)-1e-9 {
+			t.Fatalf("round trip %q -> %v -> %q -> %v", s, r, r.String(), back)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/stampede-load/stampede/mocks"
 	"github.com/stampede-load/stampede/replay"
@@ -71,9 +72,7 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
 			if len(args) == 1 {
 				o.scenario = args[0]
 			}
-			o.seedSet = cmd.Flags().Changed("seed")
-			o.timeScaleSet = cmd.Flags().Changed("time-scale")
-			o.rateScaleSet = cmd.Flags().Changed("rate-scale")
+			o.noteChanged(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), st, o)
 			}
@@ -91,18 +90,13 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
 	f.Float64Var(&o.timeScale, "time-scale", 1, "compress every duration of the scenario N-fold, keeping its rates")
 	f.Float64Var(&o.rateScale, "rate-scale", 1, "multiply every rate of the scenario by F")
 	f.Int64Var(&o.seed, "seed", 0, "seed for synthetic data and user behaviour (default: the scenario's)")
-	f.IntVar(&o.maxInflight, "max-inflight", 10000, "journeys in flight at once; arrivals over the cap wait, and are charged their wait")
-	f.DurationVar(&o.maxWait, "max-wait", time.Second, "longest an arrival waits for an in-flight slot before it is dropped and counted")
 	f.DurationVar(&o.grace, "grace", 10*time.Second, "how long running journeys may finish after arrivals stop")
 	f.StringVar(&o.shard, "shard", "", "run part k of n (k/n): 1/n of the rate and every n-th user")
 	f.StringVar(&o.out, "out", "", "run folder (default runs/TIMESTAMP-SCENARIO)")
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
-	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	o.addSharedFlags(f)
 	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the run to this file")
 	f.MarkHidden("cpuprofile")
-	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
-	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
-	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
 	return cmd
 }
 
@@ -307,4 +301,23 @@ func startCPUProfile(path string) (func(), error) {
 		return nil, fmt.Errorf("cpu profile: %w", err)
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// addSharedFlags declares the flags `run` and `saturate` share: the load
+// generator's limits, the output, and the embedded stack.
+func (o *runOptions) addSharedFlags(f *pflag.FlagSet) {
+	f.IntVar(&o.maxInflight, "max-inflight", 10000, "journeys in flight at once; arrivals over the cap wait, and are charged their wait")
+	f.DurationVar(&o.maxWait, "max-wait", time.Second, "longest an arrival waits for an in-flight slot before it is dropped and counted")
+	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
+	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
+	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
+}
+
+// noteChanged records which flags the command line set, so that the
+// scenario's own values (seed, embedded scales) apply otherwise.
+func (o *runOptions) noteChanged(cmd *cobra.Command) {
+	o.seedSet = cmd.Flags().Changed("seed")
+	o.timeScaleSet = cmd.Flags().Changed("time-scale")
+	o.rateScaleSet = cmd.Flags().Changed("rate-scale")
 }

@@ -55,9 +55,7 @@ step; RUN/summary.json holds all the steps' results with the saturation.`,
 			if len(args) == 1 {
 				o.scenario = args[0]
 			}
-			o.seedSet = cmd.Flags().Changed("seed")
-			o.timeScaleSet = cmd.Flags().Changed("time-scale")
-			o.rateScaleSet = cmd.Flags().Changed("rate-scale")
+			o.noteChanged(cmd)
 			if runF != nil {
 				return runF(cmd.Context(), st, o)
 			}
@@ -80,15 +78,10 @@ step; RUN/summary.json holds all the steps' results with the saturation.`,
 	f.Float64Var(&o.timeScale, "time-scale", 1, "compress the users' think times and backoffs N-fold")
 	f.Float64Var(&o.rateScale, "rate-scale", 1, "embedded stack: multiply its capacity by F (as 'run' does)")
 	f.Int64Var(&o.seed, "seed", 0, "seed for synthetic data and user behaviour (default: the scenario's; each step adds its number)")
-	f.IntVar(&o.maxInflight, "max-inflight", 10000, "journeys in flight at once; arrivals over the cap wait, and are charged their wait")
-	f.DurationVar(&o.maxWait, "max-wait", time.Second, "longest an arrival waits for an in-flight slot before it is dropped and counted")
 	f.DurationVar(&o.grace, "grace", time.Minute, "how long running journeys may finish after a step's arrivals stop (a journey cut short counts as not completed)")
 	f.StringVar(&o.out, "out", "", "run folder (default runs/TIMESTAMP-SCENARIO-saturate)")
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json (the summary.json of the search)")
-	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
-	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
-	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
-	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
+	o.addSharedFlags(f)
 	return cmd
 }
 
