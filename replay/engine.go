@@ -99,6 +99,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		Duration:    planned,
 		Gates:       o.Scenario.Gates,
 		SLO:         o.Scenario.SLO, // judges each second for the metastability check
+		Series:      true,           // per-second offered, dropped, errors, latency; bounded by coarsening
 	})
 	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
 		return nil, err

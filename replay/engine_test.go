@@ -173,6 +173,13 @@ func TestArrivalsPastMaxWaitAreDroppedAndCounted(t *testing.T) {
 	if dropped < 10 || int64(dropped) != out.Summary.Dropped {
 		t.Fatalf("dropped %d (summary %d), want the ~15 arrivals stuck past 200ms behind the stall", dropped, out.Summary.Dropped)
 	}
+	perSecond := int64(0)
+	for _, p := range out.Summary.Series {
+		perSecond += p.Dropped
+	}
+	if perSecond != int64(dropped) {
+		t.Fatalf("the per-second series counts %d drops, the results %d", perSecond, dropped)
+	}
 }
 
 func TestInterruptStopsArrivalsAndLeavesFiles(t *testing.T) {
