@@ -59,6 +59,9 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"unreachable target", []string{"run", "--url", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--out", dir}, "127.0.0.1:1"},
 		{"invalid scenario file", []string{"run", bad}, "bad.yaml:3"},
 		{"extra argument", []string{"version", "x"}, "version"},
+		{"negative duration on a scenario", []string{"run", "ci-smoke", "--duration", "-5s"}, "--duration"},
+		{"zero in-flight cap", []string{"run", "ci-smoke", "--max-inflight", "0"}, "--max-inflight"},
+		{"negative max wait", []string{"run", "ci-smoke", "--max-wait", "-1s"}, "--max-wait"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

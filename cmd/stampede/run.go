@@ -221,6 +221,16 @@ func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
 	if o.timeScale <= 0 || o.rateScale <= 0 {
 		return nil, fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
 	}
+	switch {
+	case o.duration < 0:
+		return nil, fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
+	case o.maxInflight < 1:
+		return nil, fmt.Errorf("%w: --max-inflight %d must be at least 1", errUsage, o.maxInflight)
+	case o.maxWait < 0:
+		return nil, fmt.Errorf("%w: --max-wait %s must not be negative", errUsage, o.maxWait)
+	case o.grace < 0:
+		return nil, fmt.Errorf("%w: --grace %s must not be negative", errUsage, o.grace)
+	}
 	if o.rate != "" && o.url == "" {
 		return nil, fmt.Errorf("%w: --rate goes with --url; scale a scenario with --rate-scale", errUsage)
 	}
