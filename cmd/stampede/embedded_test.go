@@ -33,6 +33,15 @@ func TestEmbeddedCISmoke(t *testing.T) {
 	if !strings.Contains(stderr, "audit: PASS") || !strings.Contains(stderr, "cards added") {
 		t.Fatalf("no passing audit after the embedded run:\n%s", stderr)
 	}
+	// A results file that is not one: exit 2, naming the file and line.
+	bad := t.TempDir()
+	runJSON, _ := os.ReadFile(filepath.Join(out, "run.json"))
+	os.WriteFile(filepath.Join(bad, "run.json"), runJSON, 0o644)
+	os.WriteFile(filepath.Join(bad, "results.jsonl"), []byte("{\"seq\":1}\nnot json\n"), 0o644)
+	code, _, stderr = cli(t, "audit", "--target", "http://127.0.0.1:1", "--results", bad)
+	if code != exitBadInput || !strings.Contains(stderr, "results.jsonl:2") {
+		t.Fatalf("audit of a corrupt results file: exit %d, %s", code, stderr)
+	}
 	// The same audit, by hand, against a stack that is gone: a clear error.
 	code, _, stderr = cli(t, "audit", "--target", "http://127.0.0.1:1", "--results", out)
 	if code != exitRuntime || !strings.Contains(stderr, "127.0.0.1:1") {

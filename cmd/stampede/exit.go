@@ -5,6 +5,7 @@ import (
 
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
+	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -43,6 +44,9 @@ func exitCode(err error) int {
 		if errors.Is(err, bad) {
 			return exitBadInput
 		}
+	}
+	if _, ok := errors.AsType[*reports.LineError](err); ok {
+		return exitBadInput // a results file that is not one: file:line says where
 	}
 	return exitRuntime
 }
