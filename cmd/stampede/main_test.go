@@ -139,10 +139,7 @@ func TestVersion(t *testing.T) {
 // TestSIGINTLeavesReadableResults runs the real binary, interrupts it, and
 // reads what it left.
 func TestSIGINTLeavesReadableResults(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "stampede")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildStampede(t)
 	srv := okServer(t)
 	runDir := filepath.Join(t.TempDir(), "run")
 	cmd := exec.Command(bin, "run", "--url", srv.URL+"/", "--rate", "200/s", "--duration", "1m", "--out", runDir)
@@ -169,24 +166,7 @@ func TestSIGINTLeavesReadableResults(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
 		t.Fatalf("exit: %v, want 130; stderr: %s", err, stderr.String())
 	}
-	f, err := os.Open(results)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	rd := reports.NewReader(f)
-	n := 0
-	for {
-		var r reports.Result
-		if err := rd.Read(&r); err != nil {
-			if !errors.Is(err, io.EOF) {
-				t.Fatalf("results unreadable after %d lines: %v", n, err)
-			}
-			break
-		}
-		n++
-	}
-	if n == 0 {
+	if n := countResults(t, results); n == 0 {
 		t.Fatal("no results read")
 	}
 	sum, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
@@ -202,10 +182,7 @@ func TestSIGINTLeavesReadableResults(t *testing.T) {
 // requests in flight; a second one must not wait, and the results file must
 // still read.
 func TestSecondSIGINTExitsAtOnce(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "stampede")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildStampede(t)
 	var served atomic.Int64
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -249,7 +226,26 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("second interrupt took %s to exit; the grace period is 30s", took)
 	}
-	f, err := os.Open(results)
+	if n := countResults(t, results); n < 100 {
+		t.Fatalf("read %d results, want the 100 answered before the hang", n)
+	}
+}
+
+// buildStampede builds the command into a temporary folder.
+func buildStampede(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "stampede")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// countResults reads a results file to its end and counts its results; a
+// line that does not read fails the test.
+func countResults(t *testing.T, path string) int {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,13 +255,10 @@ func TestSecondSIGINTExitsAtOnce(t *testing.T) {
 	for {
 		var r reports.Result
 		if err := rd.Read(&r); errors.Is(err, io.EOF) {
-			break
+			return n
 		} else if err != nil {
 			t.Fatalf("results unreadable after %d lines: %v", n, err)
 		}
 		n++
-	}
-	if n < 100 {
-		t.Fatalf("read %d results, want the 100 answered before the hang", n)
 	}
 }

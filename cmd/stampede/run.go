@@ -69,10 +69,7 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
   stampede run --url http://127.0.0.1:8080/health --rate 6000/s --duration 30s`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.scenario = args[0]
-			}
-			o.noteChanged(cmd)
+			o.takeArgs(cmd, args)
 			if runF != nil {
 				return runF(cmd.Context(), st, o)
 			}
@@ -324,9 +321,13 @@ func (o *runOptions) addSharedFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
 }
 
-// noteChanged records which flags the command line set, so that the
-// scenario's own values (seed, embedded scales) apply otherwise.
-func (o *runOptions) noteChanged(cmd *cobra.Command) {
+// takeArgs records the scenario argument, and which flags the command line
+// set so that the scenario's own values (seed, embedded scales) apply
+// otherwise.
+func (o *runOptions) takeArgs(cmd *cobra.Command, args []string) {
+	if len(args) == 1 {
+		o.scenario = args[0]
+	}
 	o.seedSet = cmd.Flags().Changed("seed")
 	o.timeScaleSet = cmd.Flags().Changed("time-scale")
 	o.rateScaleSet = cmd.Flags().Changed("rate-scale")

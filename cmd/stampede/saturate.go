@@ -52,10 +52,7 @@ step; RUN/summary.json holds all the steps' results with the saturation.`,
       --start 50/s --step 25/s --step-duration 1m --slo p99=800ms,errors=1%`,
 		Args: usageArgs(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.scenario = args[0]
-			}
-			o.noteChanged(cmd)
+			o.takeArgs(cmd, args)
 			if runF != nil {
 				return runF(cmd.Context(), st, o)
 			}
