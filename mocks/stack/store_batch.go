@@ -28,7 +28,7 @@ type writeOp struct {
 // commit of its batch has returned.
 type batchWriter struct {
 	conn  *sql.Conn // the writer connection, held for the store's life
-	stmts map[string]*sql.Stmt
+	stmts stmtCache
 	ops   chan *writeOp // unbuffered: a write the loop accepted is in a batch
 	quit  chan struct{}
 	done  chan struct{}
@@ -39,7 +39,7 @@ func newBatchWriter(ctx context.Context, db *sql.DB) (*batchWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &batchWriter{conn: c, stmts: map[string]*sql.Stmt{}, ops: make(chan *writeOp),
+	b := &batchWriter{conn: c, ops: make(chan *writeOp),
 		quit: make(chan struct{}), done: make(chan struct{})}
 	go b.loop()
 	return b, nil
@@ -128,15 +128,7 @@ func (b *batchWriter) savepoint(ctx context.Context, c batchTx, op *writeOp) err
 }
 
 func (b *batchWriter) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	if st, ok := b.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := b.conn.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	b.stmts[q] = st
-	return st, nil
+	return b.stmts.get(ctx, b.conn, q)
 }
 
 // close stops the loop after the batch in progress and releases the
@@ -148,11 +140,7 @@ func (b *batchWriter) close() error {
 		close(b.quit)
 	}
 	<-b.done
-	var errs []error
-	for _, st := range b.stmts {
-		errs = append(errs, st.Close())
-	}
-	return errors.Join(append(errs, b.conn.Close())...)
+	return errors.Join(b.stmts.close(), b.conn.Close())
 }
 
 // batchTx runs statements on the writer connection inside the loop's

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"sync"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -89,26 +88,15 @@ func (d *sqliteDB) close() error {
 // stdConn adapts a database/sql pool to conn, preparing each query once.
 type stdConn struct {
 	db    *sql.DB
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	stmts stmtCache
 }
 
 func newStdConn(db *sql.DB) *stdConn {
-	return &stdConn{db: db, stmts: make(map[string]*sql.Stmt)}
+	return &stdConn{db: db}
 }
 
 func (c *stdConn) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st, ok := c.stmts[q]; ok {
-		return st, nil
-	}
-	st, err := c.db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	c.stmts[q] = st
-	return st, nil
+	return c.stmts.get(ctx, c.db, q)
 }
 
 func (c *stdConn) exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -151,14 +139,7 @@ func (c *stdConn) inTx(ctx context.Context, opts *sql.TxOptions, fn func(conn) e
 }
 
 func (c *stdConn) close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var errs []error
-	for q, st := range c.stmts {
-		errs = append(errs, st.Close())
-		delete(c.stmts, q)
-	}
-	return errors.Join(append(errs, c.db.Close())...)
+	return errors.Join(c.stmts.close(), c.db.Close())
 }
 
 // stdTx adapts a database/sql transaction to conn; its statements are
