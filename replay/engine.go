@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -73,7 +72,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	acc := reports.NewAccumulator(reports.WithStart(r.start))
 	collected := make(chan error, 1)
-	go func() { collected <- r.collect(reports.NewWriter(f, reports.WithAttack(o.Scenario.Name)), acc) }()
+	file := reports.NewWriter(f, reports.WithAttack(o.Scenario.Name))
+	sinks := append(reports.Sinks{file, acc}, o.Sinks...)
+	go func() { collected <- r.collect(sinks, file) }()
 	stopProgress := r.startProgress(acc)
 
 	interrupted := !r.arrivals(ctx)
@@ -293,26 +294,24 @@ func (r *run) drain() {
 	r.workers.Wait()
 }
 
-// collect owns the results file and the accumulator: it writes and counts
-// every result, and flushes the file at least every second so an
-// interrupted or killed run leaves a readable file.
-func (r *run) collect(w *reports.Writer, acc *reports.Accumulator) error {
+// collect owns the sinks: it hands every result to each of them, and
+// flushes the results file at least every second so an interrupted or
+// killed run leaves a readable file.
+func (r *run) collect(sinks reports.Sinks, file *reports.Writer) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	var werr error
 	for {
 		select {
 		case res, ok := <-r.results:
 			if !ok {
-				return errors.Join(werr, w.Flush())
+				return file.Flush()
 			}
-			acc.Add(&res)
-			if werr == nil {
-				werr = w.Write(&res)
-			}
+			sinks.Add(&res)
 		case <-tick.C:
-			if werr == nil {
-				werr = w.Flush()
+			if err := file.Flush(); err != nil {
+				// Keep draining: the journeys must not block on a full
+				// channel; the error is returned at the end.
+				continue
 			}
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -45,6 +46,10 @@ type Options struct {
 	// Info is recorded in the run folder's run.json; Run fills in the
 	// scenario, seed, target and start time.
 	Info RunInfo
+
+	// Sinks receive every result as it ends, after the results file and
+	// the run's accumulator, from the engine's collector goroutine.
+	Sinks []reports.Sink
 
 	// Dir is the run folder, created if missing; results.jsonl and
 	// summary.json are written there.

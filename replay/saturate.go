@@ -2,7 +2,6 @@ package replay
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -125,6 +124,7 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	s := &search{o: o, start: time.Now(), crit: reports.Criteria{SLO: o.slo(), MinGoodput: o.MinGoodput}}
+	s.all = reports.NewAccumulator(reports.WithStart(s.start))
 	stopped, err := s.ramp(ctx, plan)
 	if err != nil {
 		return nil, err
@@ -200,7 +200,8 @@ type search struct {
 	start       time.Time
 	crit        reports.Criteria
 	points      []reports.StepPoint
-	dirs        []string // each step's folder, the interrupted one included
+	dirs        []string             // each step's folder, the interrupted one included
+	all         *reports.Accumulator // every step's results, as they happen
 	interrupted bool
 	probeErr    error // the first failed station read, reported once
 }
@@ -282,6 +283,8 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 		fmt.Fprintf(w, "%s %d: %s journeys for %s\n", kind, index, perSec(rate), s.o.StepDuration)
 	}
 
+	var meter reports.StepMeter
+	ro.Sinks = append(ro.Sinks[:len(ro.Sinks):len(ro.Sinks)], &meter, s.all)
 	stopWatch := s.watchStations(ctx)
 	out, err := Run(ctx, ro)
 	stations := stopWatch()
@@ -291,10 +294,6 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 	if out.Interrupted {
 		s.interrupted = true
 		return reports.StepPoint{}, nil
-	}
-	var meter reports.StepMeter
-	if err := readInto(out.Results, &meter); err != nil {
-		return reports.StepPoint{}, fmt.Errorf("step %d: %w", index, err)
 	}
 	p := reports.MeasureStep(plan, out.Summary, meter.Timing(), s.crit)
 	p.Stations = stations
@@ -367,28 +366,6 @@ func (s *search) watchStations(ctx context.Context) func() []reports.StationPoin
 	}
 }
 
-// readInto feeds a results file to a step meter.
-func readInto(path string, m *reports.StepMeter) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("results file: %w", err)
-	}
-	defer f.Close()
-	rd := reports.NewReader(f)
-	rd.SetName(path)
-	var r reports.Result
-	for {
-		err := rd.Read(&r)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		m.Add(&r)
-	}
-}
-
 // finish analyses the steps, builds the summary of all their results and
 // writes saturation.json and summary.json.
 func (s *search) finish(stopped string) (*SaturateOutcome, error) {
@@ -416,13 +393,7 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		rep.Steps = []reports.StepPoint{}
 	}
 
-	acc := reports.NewAccumulator(reports.WithStart(s.start))
-	for _, dir := range s.dirs {
-		if err := addResults(acc, filepath.Join(dir, ResultsFile)); err != nil {
-			return nil, err
-		}
-	}
-	sum := acc.Summary(reports.SummaryMeta{
+	sum := s.all.Summary(reports.SummaryMeta{
 		Scenario:    sc.Name,
 		Source:      "replay",
 		Interrupted: s.interrupted,
@@ -442,25 +413,6 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		return nil, err
 	}
 	return &SaturateOutcome{Dir: s.o.Run.Dir, Report: rep, Summary: sum, Interrupted: s.interrupted}, nil
-}
-
-// addResults adds a results file to acc; a missing file (a step stopped
-// before it began) adds nothing.
-func addResults(acc *reports.Accumulator, path string) error {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("results file: %w", err)
-	}
-	defer f.Close()
-	rd := reports.NewReader(f)
-	rd.SetName(path)
-	if _, err := acc.AddFrom(rd); err != nil {
-		return fmt.Errorf("results file %s: %w", path, err)
-	}
-	return nil
 }
 
 // writeFileAtomic writes path through a temporary file renamed into place,

@@ -39,6 +39,7 @@ type Writer struct {
 	bw     *bufio.Writer
 	line   []byte
 	attack string
+	err    error // the first error of Add or Flush
 }
 
 // WriterOption configures a Writer.
@@ -68,12 +69,24 @@ func (w *Writer) Write(r *Result) error {
 	return nil
 }
 
-// Flush writes any buffered lines to the underlying writer.
-func (w *Writer) Flush() error {
-	if err := w.bw.Flush(); err != nil {
-		return fmt.Errorf("flush results: %w", err)
+// Add makes the Writer a Sink: it writes r, and keeps the first error for
+// Flush to return; after an error it writes nothing more.
+func (w *Writer) Add(r *Result) {
+	if w.err == nil {
+		w.err = w.Write(r)
 	}
-	return nil
+}
+
+// Flush writes any buffered lines to the underlying writer. It returns the
+// first error a previous Add or Flush met, if any.
+func (w *Writer) Flush() error {
+	if w.err != nil {
+		return w.err
+	}
+	if err := w.bw.Flush(); err != nil {
+		w.err = fmt.Errorf("flush results: %w", err)
+	}
+	return w.err
 }
 
 // AppendResult appends r to b as one results-file line, newline included,
