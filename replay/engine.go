@@ -255,23 +255,13 @@ func (r *run) drop(n uint64, intended time.Time) {
 	res := reports.Result{Seq: n, User: r.userIndex(n), Attempt: 1, Intended: intended,
 		Latency: r.o.MaxWait, Dropped: true, Error: reports.DroppedError, Arrival: true}
 	if u, err := r.sc.NewUser(res.User); err == nil {
-		j := r.sc.PickJourney(u)
-		res.Journey = j.Name
-		if st := r.firstStep(j); st != nil {
+		w := r.sc.NewWalk(u, intended)
+		res.Journey = w.Journey.Name
+		if st := w.FirstStep(); st != nil {
 			res.Step, res.Method = st.Name, st.Method
 		}
 	}
 	r.results <- res
-}
-
-func (r *run) firstStep(j *scenarios.Journey) *scenarios.Step {
-	if r.sc.Login != nil {
-		return r.sc.Login
-	}
-	if len(j.Steps) > 0 {
-		return j.Steps[0]
-	}
-	return nil
 }
 
 // userIndex spreads the user id space over shards.

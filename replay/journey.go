@@ -19,8 +19,9 @@ const keepBody = 1 << 20
 
 var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// journey walks arrival n's user through its journey. It owns one slot,
-// which it gives back when the journey ends.
+// journey walks arrival n's user through its journey, driving the
+// scenario's Walk with real requests. It owns one slot, which it gives back
+// when the journey ends.
 func (r *run) journey(n uint64, intended time.Time) {
 	defer func() {
 		<-r.slots
@@ -37,93 +38,71 @@ func (r *run) journey(n uint64, intended time.Time) {
 			Latency: time.Since(intended), Error: "data: " + err.Error(), Arrival: true}
 		return
 	}
-	j := r.sc.PickJourney(u)
-	at := intended
-	steps := j.Steps
-	if r.sc.Login != nil {
-		steps = append([]*scenarios.Step{r.sc.Login}, steps...)
-	}
-	for i, st := range steps {
-		if i > 0 {
-			at = at.Add(st.Think.Sample(u.Rand()))
-		}
-		end, ok := r.step(&visit{n: n, u: u, j: j, st: st, first: i == 0, last: i == len(steps)-1}, at)
-		if end.IsZero() {
-			return // stopped: interruption or grace period over
-		}
-		at = end
-		if !ok && u.Rand().Float64() < st.Abandon {
+	var w scenarios.Walk
+	r.sc.StartWalk(&w, u, intended)
+	v := visit{n: n, w: &w}
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer bodyBuffers.Put(buf)
+	for {
+		a, ok := w.Next()
+		if !ok {
 			return
 		}
+		if a.NewStep() {
+			// The request is built once per step: polls and retries
+			// resend it as it was, Idempotency-Key included, as an app's
+			// "try again" does.
+			if v.req, err = r.build(a.Step, u); err != nil {
+				// A value a template needs is missing (an earlier step
+				// failed to give it): the user cannot go on.
+				return
+			}
+		}
+		res, pending, ok := r.send(&v, &a, buf)
+		if !ok {
+			return // stopped: interruption or grace period over
+		}
+		w.Observe(scenarios.Outcome{OK: res.OK, Code: res.Code, Pending: pending, End: res.End()})
 	}
 }
 
-// visit is one user's pass through one step of its journey.
+// visit is one user's journey as the replay sends it.
 type visit struct {
-	n           uint64 // arrival
-	u           *scenarios.User
-	j           *scenarios.Journey
-	st          *scenarios.Step
-	req         *scenarios.Request
-	first, last bool // the journey's first or last step
+	n   uint64 // arrival
+	w   *scenarios.Walk
+	req *scenarios.Request // the current step's request
 }
 
-// step runs one step for a user, with its polling and the user's retries,
-// starting at due. The request is built once: polls and retries resend it
-// as it was, Idempotency-Key included, as an app's "try again" does. It
-// returns when the step's last response ended and whether the step
-// succeeded in the end; a zero time means the journey must stop.
-func (r *run) step(v *visit, due time.Time) (time.Time, bool) {
-	req, err := v.st.Build(v.u, r.base)
+// build renders a step's request for u, with the scenario's headers for
+// the names the step leaves unset.
+func (r *run) build(st *scenarios.Step, u *scenarios.User) (*scenarios.Request, error) {
+	req, err := st.Build(u, r.base)
 	if err != nil {
-		// A value a template needs is missing (an earlier step failed to
-		// give it): the user cannot go on.
-		return time.Time{}, false
+		return nil, err
 	}
 	for k, val := range r.sc.HTTP.Headers {
 		if req.Header.Get(k) == "" {
 			req.Header.Set(k, val)
 		}
 	}
-	v.req = req
-	st := v.st
-	buf := bodyBuffers.Get().(*bytes.Buffer)
-	defer bodyBuffers.Put(buf)
-	for attempt := 1; ; attempt++ {
-		res, ok := r.send(v, due, attempt, 0, buf)
-		if !ok {
-			return time.Time{}, false
-		}
-		end := res.End()
-		for round := 1; res.OK && st.Poll != nil && round < st.Poll.Max && st.Poll.Again(buf.Bytes()); round++ {
-			if res, ok = r.send(v, end.Add(st.Poll.Interval), attempt, round, buf); !ok {
-				return time.Time{}, false
-			}
-			end = res.End()
-		}
-		if res.OK {
-			return end, true
-		}
-		if st.Retry == nil || !st.Retry.Wants(v.u.Rand(), attempt, res.Code) {
-			return end, false
-		}
-		due = end.Add(st.Retry.Backoff.Sample(v.u.Rand()))
-	}
+	return req, nil
 }
 
-// send waits until due, sends the visit's request and records its result,
-// leaving the kept body in buf. A successful response that ends the step (not
-// a poll round that will be repeated) gives the step's extractions, and on
-// the last step completes the journey. It reports false when the journey was
-// told to stop before the request could be sent.
-func (r *run) send(v *visit, due time.Time, attempt, poll int, buf *bytes.Buffer) (reports.Result, bool) {
-	if !r.sleepUntil(due) {
-		return reports.Result{}, false
+// send waits until the attempt is due, sends the visit's request and
+// records its result, leaving the kept body in buf. A successful response
+// that ends the step (not a poll round that will be repeated) gives the
+// step's extractions, and on the last step completes the journey. It returns
+// the result and whether the response says the poll is still pending, and
+// reports false when the journey was told to stop before the request could
+// be sent.
+func (r *run) send(v *visit, a *scenarios.Attempt, buf *bytes.Buffer) (res reports.Result, pending, ok bool) {
+	if !r.sleepUntil(a.Due) {
+		return reports.Result{}, false, false
 	}
-	st, req := v.st, v.req
-	res := reports.Result{Seq: v.n, Journey: v.j.Name, Step: st.Name, User: v.u.Index, Attempt: attempt,
-		Poll: poll, Intended: due, Method: req.Method, URL: req.URL, BytesOut: uint64(len(req.Body)),
-		Arrival: v.first && attempt == 1 && poll == 0}
+	st, req, u := a.Step, v.req, v.w.User
+	res = reports.Result{Seq: v.n, Journey: v.w.Journey.Name, Step: st.Name, User: u.Index, Attempt: a.Attempt,
+		Poll: a.Poll, Intended: a.Due, Method: req.Method, URL: req.URL, BytesOut: uint64(len(req.Body)),
+		Arrival: a.Arrival}
 
 	timeout := st.Timeout
 	if timeout <= 0 {
@@ -136,7 +115,7 @@ func (r *run) send(v *visit, due time.Time, attempt, poll int, buf *bytes.Buffer
 		res.Sent = time.Now()
 		res.Error = err.Error()
 		r.finish(&res, res.Sent)
-		return res, true
+		return res, false, true
 	}
 	hreq.Header = req.Header // fresh from Build for this visit; only read from here on
 	buf.Reset()
@@ -154,19 +133,19 @@ func (r *run) send(v *visit, due time.Time, attempt, poll int, buf *bytes.Buffer
 		res.Error = r.transportError(err)
 	} else {
 		res.OK = st.Succeeded(res.Code)
-		final := st.Poll == nil || poll+1 >= st.Poll.Max || !st.Poll.Again(buf.Bytes())
-		if res.OK && final && len(st.Extract) > 0 {
-			if xerr := st.ExtractFrom(v.u, buf.Bytes()); xerr != nil {
+		pending = res.OK && st.Poll != nil && st.Poll.Again(buf.Bytes())
+		if res.OK && a.Final(pending) && len(st.Extract) > 0 {
+			if xerr := st.ExtractFrom(u, buf.Bytes()); xerr != nil {
 				res.OK = false
 				res.ErrorCode, res.Message = "EXTRACT", xerr.Error()
 			}
 		} else if !res.OK {
 			res.ErrorCode, res.Message = reports.ParseErrorBody(buf.Bytes())
 		}
-		res.JourneyDone = res.OK && final && v.last
+		res.JourneyDone = a.Completes(res.OK, pending)
 	}
 	r.finish(&res, end)
-	return res, true
+	return res, pending, true
 }
 
 // finish fills the latencies and hands the result to the collector.
