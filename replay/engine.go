@@ -61,11 +61,23 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	defer f.Close()
 
 	r := newRun(o, client)
-	r.start = time.Now()
+	clock := time.Now()
+	r.start = clock
 	info := o.Info
+	if !o.StartAt.IsZero() {
+		late := clock.Sub(o.StartAt)
+		if late > o.StartTolerance {
+			return nil, fmt.Errorf("%w: --start-at %s: shard %s would start %s late (tolerance %s)",
+				ErrBadInput, o.StartAt.UTC().Format(time.RFC3339Nano), o.Shard, late.Round(time.Millisecond), o.StartTolerance)
+		}
+		r.start = o.StartAt
+		info.StartAt = o.StartAt.UTC()
+		info.StartOffsetMs = float64(late) / float64(time.Millisecond)
+	}
+	info.Clock = clock.UTC()
 	info.Scenario, info.Source, info.Seed, info.Target, info.StartedAt = o.Scenario.Name, o.Scenario.Source, o.Scenario.Seed, o.Target, r.start.UTC()
 	if o.Shard.N > 1 {
-		info.Shard = fmt.Sprintf("%d/%d", o.Shard.K+1, o.Shard.N)
+		info.Shard = o.Shard.String()
 	}
 	if err := writeRunInfo(o.Dir, info); err != nil {
 		return nil, err
@@ -156,7 +168,9 @@ func newRun(o Options, client *http.Client) *run {
 // arrivals paces the profile's arrivals until it ends (true) or ctx is
 // cancelled (false). Each arrival's intended time comes from the pacer alone,
 // not from when this loop woke up, so a late wake-up is charged to the
-// arrivals it delayed instead of shifting them.
+// arrivals it delayed instead of shifting them. The schedule is the
+// single-process one whatever the shard: a shard walks every global
+// arrival and plays its own stripe of them.
 func (r *run) arrivals(ctx context.Context) bool {
 	p := r.sc.Profile
 	timer := time.NewTimer(time.Hour)
@@ -169,6 +183,9 @@ func (r *run) arrivals(ctx context.Context) bool {
 			return ctx.Err() == nil
 		}
 		due += wait
+		if !r.o.Shard.Plays(n) {
+			continue
+		}
 		if d := due - time.Since(r.start); d > 0 {
 			timer.Reset(d)
 			select {
@@ -264,10 +281,9 @@ func (r *run) drop(n uint64, intended time.Time) {
 	r.results <- res
 }
 
-// userIndex spreads the user id space over shards.
-func (r *run) userIndex(n uint64) uint64 {
-	return n*uint64(r.o.Shard.N) + uint64(r.o.Shard.K)
-}
+// userIndex is the user of global arrival n: the same user whichever
+// shard plays it.
+func (r *run) userIndex(n uint64) uint64 { return n }
 
 // drain waits for the journeys under way; once the grace period has run out
 // it tells them to stop and cancels their open requests.

@@ -43,6 +43,12 @@ type Options struct {
 
 	Shard Shard // which part of the load this process sends; the zero value is all of it
 
+	// StartAt is the instant every shard of a run starts its schedule
+	// from; zero starts now. Run waits for it, and refuses (bad input) a
+	// start already more than StartTolerance past.
+	StartAt        time.Time
+	StartTolerance time.Duration // default 2s
+
 	// Info is recorded in the run folder's run.json; Run fills in the
 	// scenario, seed, target and start time.
 	Info RunInfo
@@ -63,9 +69,11 @@ type Options struct {
 	ProgressEvery time.Duration // default 1s on a terminal, 5s otherwise
 }
 
-// Shard selects part k (from 0) of n of a run split across processes: each
-// shard sends 1/n of the rate and takes every n-th user index, so the shards
-// together replay the whole scenario with no user twice.
+// Shard selects part k (from 0) of n of a run split across processes. The
+// shards are stripes of the single-process schedule: shard k plays the
+// global arrivals k, k+n, k+2n, … at exactly their intended times, as users
+// k, k+n, …, so together the shards replay the single-process run's
+// arrivals, no more and no fewer, whatever n.
 type Shard struct {
 	K, N int
 }
@@ -93,6 +101,9 @@ func (o *Options) setDefaults() {
 	if o.Shard.N == 0 {
 		o.Shard = Shard{K: 0, N: 1}
 	}
+	if o.StartTolerance <= 0 {
+		o.StartTolerance = 2 * time.Second
+	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 5 * time.Second
 		if o.Terminal {
@@ -118,6 +129,12 @@ func (o *Options) validate() error {
 	}
 	return nil
 }
+
+// Plays reports whether global arrival g belongs to this shard.
+func (s Shard) Plays(g uint64) bool { return g%uint64(s.N) == uint64(s.K) }
+
+// String formats the shard as people count it, "k/n" from 1.
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.K+1, s.N) }
 
 // base returns the target without a trailing slash, as steps expect.
 func (o *Options) base() string { return strings.TrimRight(o.Target, "/") }

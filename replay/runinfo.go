@@ -23,7 +23,14 @@ type RunInfo struct {
 	TimeScale float64   `json:"time_scale"`
 	RateScale float64   `json:"rate_scale"`
 	Shard     string    `json:"shard,omitempty"` // k/n
-	StartedAt time.Time `json:"started_at"`
+	StartedAt time.Time `json:"started_at"`      // the schedule's zero: --start-at when given
+
+	// StartAt is the shared start (--start-at) a shard was given; Clock is
+	// this process's wall clock when it was ready to start, and
+	// StartOffsetMs how late it was (negative: early, so it waited).
+	StartAt       time.Time `json:"start_at,omitzero"`
+	Clock         time.Time `json:"clock"`
+	StartOffsetMs float64   `json:"start_offset_ms,omitempty"`
 }
 
 // writeRunInfo writes info to the run folder.

@@ -47,6 +47,8 @@ type runOptions struct {
 	maxWait     time.Duration
 	grace       time.Duration
 	shard       string
+	startAt     string
+	startTol    time.Duration
 	out         string
 	format      string
 	quiet       bool
@@ -88,7 +90,9 @@ counts from the moment it was due. Results stream to RUN/results.jsonl (readable
 	f.Float64Var(&o.rateScale, "rate-scale", 1, "multiply every rate of the scenario by F")
 	f.Int64Var(&o.seed, "seed", 0, "seed for synthetic data and user behaviour (default: the scenario's)")
 	f.DurationVar(&o.grace, "grace", 10*time.Second, "how long running journeys may finish after arrivals stop")
-	f.StringVar(&o.shard, "shard", "", "run part k of n (k/n): 1/n of the rate and every n-th user")
+	f.StringVar(&o.shard, "shard", "", "run stripe k of n (k/n): the single-process schedule's arrivals k, k+n, … as users k, k+n, …")
+	f.StringVar(&o.startAt, "start-at", "", "start the schedule at this RFC 3339 instant (give every shard the same one)")
+	f.DurationVar(&o.startTol, "start-tolerance", 2*time.Second, "refuse to start more than this late past --start-at")
 	f.StringVar(&o.out, "out", "", "run folder (default runs/TIMESTAMP-SCENARIO)")
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
 	o.addSharedFlags(f)
@@ -119,8 +123,16 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 		if ropts.Shard, err = replay.ParseShard(o.shard); err != nil {
 			return err
 		}
-		sc.Scale(1, 1/float64(ropts.Shard.N))
 	}
+	if o.startAt != "" {
+		if ropts.StartAt, err = time.Parse(time.RFC3339Nano, o.startAt); err != nil {
+			return fmt.Errorf("%w: --start-at %q: want an RFC 3339 time such as 2026-12-08T09:00:00Z", errUsage, o.startAt)
+		}
+	}
+	if o.startTol <= 0 {
+		return fmt.Errorf("%w: --start-tolerance %s must be positive", errUsage, o.startTol)
+	}
+	ropts.StartTolerance = o.startTol
 	if !o.quiet {
 		ropts.Progress = st.stderr
 	}
