@@ -1,0 +1,129 @@
+package sim
+
+import "time"
+
+// Actor is an entity that events happen to: a station, a request in a
+// stack, a user. Act is called when an event it scheduled falls due, with
+// the tag it was scheduled with; an actor tells its events apart (and
+// ignores stale ones, such as a timeout that lost the race) by tag.
+type Actor interface {
+	Act(now time.Duration, tag uint64)
+}
+
+// event is one scheduled call of an actor.
+type event struct {
+	at  time.Duration
+	seq uint64 // ties at the same instant fire in scheduling order
+	a   Actor
+	tag uint64
+}
+
+// Engine is a discrete-event engine: a virtual clock and a heap of events.
+// Run pops events in time order (scheduling order among ties) and calls
+// their actors, which schedule more. Nothing runs concurrently, so a run is
+// a function of its inputs and seeds. The heap's memory is reused: once it
+// has grown to the peak number of pending events, scheduling allocates
+// nothing. The zero value is ready to use.
+type Engine struct {
+	now    time.Duration
+	seq    uint64
+	heap   []event
+	events uint64
+}
+
+// Now returns the virtual time, from the start of the run.
+func (e *Engine) Now() time.Duration { return e.now }
+
+// Events returns how many events have fired.
+func (e *Engine) Events() uint64 { return e.events }
+
+// Pending returns how many events are scheduled and not yet fired.
+func (e *Engine) Pending() int { return len(e.heap) }
+
+// At schedules a.Act(at, tag). A time in the past fires at the current
+// instant, after the events already due then.
+func (e *Engine) At(at time.Duration, a Actor, tag uint64) {
+	if at < e.now {
+		at = e.now
+	}
+	e.seq++
+	e.heap = append(e.heap, event{at: at, seq: e.seq, a: a, tag: tag})
+	e.up(len(e.heap) - 1)
+}
+
+// After schedules a.Act(now+d, tag).
+func (e *Engine) After(d time.Duration, a Actor, tag uint64) { e.At(e.now+d, a, tag) }
+
+// Run fires events until none is left or the next one is after until, and
+// returns the number fired. The clock stops at the last event fired (or at
+// until when events remain beyond it).
+func (e *Engine) Run(until time.Duration) uint64 {
+	start := e.events
+	for len(e.heap) > 0 {
+		top := e.heap[0]
+		if top.at > until {
+			e.now = until
+			break
+		}
+		e.pop()
+		e.now = top.at
+		e.events++
+		top.a.Act(top.at, top.tag)
+	}
+	return e.events - start
+}
+
+// The heap is 4-ary: shallower than a binary heap, and the four children
+// share a cache line or two.
+const arity = 4
+
+func before(a, b *event) bool { return a.at < b.at || a.at == b.at && a.seq < b.seq }
+
+// up moves the event at i towards the root, shifting parents down into the
+// hole instead of swapping.
+func (e *Engine) up(i int) {
+	h := e.heap
+	x := h[i]
+	for i > 0 {
+		p := (i - 1) / arity
+		if !before(&x, &h[p]) {
+			break
+		}
+		h[i] = h[p]
+		i = p
+	}
+	h[i] = x
+}
+
+// pop removes the root: the last event sinks from the root into the hole.
+func (e *Engine) pop() {
+	h := e.heap
+	n := len(h) - 1
+	x := h[n]
+	h[n] = event{} // let the actor go
+	h = h[:n]
+	e.heap = h
+	if n == 0 {
+		return
+	}
+	i := 0
+	for {
+		first := i*arity + 1
+		if first >= n {
+			break
+		}
+		m := first
+		last := min(first+arity, n)
+		for c := first + 1; c < last; c++ {
+			if before(&h[c], &h[m]) {
+				m = c
+			}
+		}
+		if !before(&h[m], &x) {
+			break
+		}
+		h[i] = h[m]
+		i = m
+	}
+	h[i] = x
+}

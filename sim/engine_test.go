@@ -1,0 +1,105 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// recorder notes when its events fire.
+type recorder struct {
+	e     *Engine
+	fired []string
+}
+
+func (r *recorder) Act(now time.Duration, tag uint64) {
+	r.fired = append(r.fired, now.String()+"#"+string(rune('a'+tag)))
+	if tag == 0 {
+		r.e.After(time.Second, r, 3) // an event scheduled by an event
+	}
+}
+
+func TestEngineFiresInTimeThenSchedulingOrder(t *testing.T) {
+	var e Engine
+	r := &recorder{e: &e}
+	e.At(2*time.Second, r, 1)
+	e.At(time.Second, r, 0)
+	e.At(2*time.Second, r, 2)
+	e.At(5*time.Second, r, 4)
+	if n := e.Run(4 * time.Second); n != 4 {
+		t.Fatalf("Run fired %d events before 4s, want 4", n)
+	}
+	want := []string{"1s#a", "2s#b", "2s#c", "2s#d"}
+	if !slices.Equal(r.fired, want) {
+		t.Fatalf("fired %v, want %v", r.fired, want)
+	}
+	if e.Now() != 4*time.Second || e.Pending() != 1 {
+		t.Fatalf("clock %s with %d pending, want 4s and 1", e.Now(), e.Pending())
+	}
+	e.At(0, r, 5) // in the past: fires now
+	e.Run(time.Hour)
+	if got := r.fired[4:]; !slices.Equal(got, []string{"4s#f", "5s#e"}) {
+		t.Fatalf("then fired %v", got)
+	}
+}
+
+func TestEngineOrdersManyEvents(t *testing.T) {
+	var e Engine
+	rng := rand.New(rand.NewPCG(1, 2))
+	var got []time.Duration
+	c := collector{&got}
+	for range 10_000 {
+		e.At(time.Duration(rng.IntN(1000)), c, 0)
+	}
+	e.Run(time.Hour)
+	if len(got) != 10_000 || !slices.IsSorted(got) {
+		t.Fatalf("%d events, sorted %v", len(got), slices.IsSorted(got))
+	}
+}
+
+type collector struct{ at *[]time.Duration }
+
+func (c collector) Act(now time.Duration, _ uint64) { *c.at = append(*c.at, now) }
+
+// ticker reschedules itself after an exponential pause: a steady state of
+// a fixed number of pending events, like users between requests.
+type ticker struct {
+	e   *Engine
+	rng *rand.Rand
+}
+
+func (k *ticker) Act(now time.Duration, tag uint64) {
+	k.e.After(time.Duration(k.rng.ExpFloat64()*float64(time.Millisecond)), k, tag+1)
+}
+
+// BenchmarkEngine measures events per second with 10,000 events pending
+// (the launch day's peak holds about that many users between requests).
+func BenchmarkEngine(b *testing.B) {
+	var e Engine
+	k := &ticker{e: &e, rng: rand.New(rand.NewPCG(1, 1))}
+	for range 10_000 {
+		e.After(time.Duration(k.rng.ExpFloat64()*float64(time.Millisecond)), k, 0)
+	}
+	e.Run(10 * time.Millisecond) // grow the heap first
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := e.Events()
+	for e.Events()-start < uint64(b.N) {
+		e.Run(e.Now() + time.Millisecond)
+	}
+	b.ReportMetric(float64(e.Events()-start)/b.Elapsed().Seconds(), "events/s")
+}
+
+func TestEngineDoesNotAllocatePerEvent(t *testing.T) {
+	var e Engine
+	k := &ticker{e: &e, rng: rand.New(rand.NewPCG(1, 1))}
+	for range 1000 {
+		e.After(0, k, 0)
+	}
+	e.Run(10 * time.Millisecond)
+	allocs := testing.AllocsPerRun(10, func() { e.Run(e.Now() + 10*time.Millisecond) })
+	if allocs != 0 {
+		t.Fatalf("%v allocations per 10ms of events, want 0", allocs)
+	}
+}
