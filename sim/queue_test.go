@@ -20,8 +20,8 @@ type poisson struct {
 	sent      int
 	customers []*customer // by Visit.Tag
 	free      []*customer
-	waits []float64 // seconds, at stations[0], in arrival order of service start
-	stays []float64 // seconds, through the tandem
+	waits     []float64 // seconds, at stations[0], in arrival order of service start
+	stays     []float64 // seconds, through the tandem
 }
 
 type customer struct {
@@ -92,7 +92,9 @@ func erlangC(c int, a float64) (pWait, wq float64) {
 	return pWait, pWait / (float64(c) - a)
 }
 
-func ms(d float64) Service { return Service{Distribution: Exponential, Mean: time.Duration(d * float64(time.Second))} }
+func ms(d float64) Service {
+	return Service{Distribution: Exponential, Mean: time.Duration(d * float64(time.Second))}
+}
 
 func TestQueuesAgreeWithTheory(t *testing.T) {
 	const mean = 0.1 // seconds of service

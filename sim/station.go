@@ -22,7 +22,7 @@ type Station struct {
 	svc     sampler
 	timed   bool // draws service times
 	busy    int
-	waiting int      // live visits in the queue
+	waiting int     // live visits in the queue
 	ring    []entry // FIFO with stale entries skipped on the way out
 	head    int
 	n       int // entries in ring, stale included
