@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -84,7 +85,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	acc := reports.NewAccumulator(reports.WithStart(r.start))
 	collected := make(chan error, 1)
-	file := reports.NewWriter(f, reports.WithAttack(o.Scenario.Name))
+	file := resultsfile.NewWriter(f, resultsfile.WithAttack(o.Scenario.Name))
 	sinks := append(reports.Sinks{file, acc}, o.Sinks...)
 	go func() { collected <- r.collect(sinks, file) }()
 	stopProgress := r.startProgress(acc)
@@ -303,7 +304,7 @@ func (r *run) drain() {
 // collect owns the sinks: it hands every result to each of them, and
 // flushes the results file at least every second so an interrupted or
 // killed run leaves a readable file.
-func (r *run) collect(sinks reports.Sinks, file *reports.Writer) error {
+func (r *run) collect(sinks reports.Sinks, file *resultsfile.Writer) error {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {

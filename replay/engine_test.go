@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -33,24 +34,11 @@ func quick(t *testing.T, url string, rate scenarios.Rate, d time.Duration) *scen
 // readResults reads a run's results file back.
 func readResults(t *testing.T, out *Outcome) []reports.Result {
 	t.Helper()
-	f, err := os.Open(out.Results)
-	if err != nil {
+	var rs []reports.Result
+	if _, err := resultsfile.ReadFile(out.Results, reports.SinkFunc(func(r *reports.Result) { rs = append(rs, *r) })); err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	rd := reports.NewReader(f)
-	var rs []reports.Result
-	for {
-		var r reports.Result
-		err := rd.Read(&r)
-		if errors.Is(err, io.EOF) {
-			return rs
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r)
-	}
+	return rs
 }
 
 func okServer(t *testing.T) *httptest.Server {

@@ -2,7 +2,6 @@ package reports
 
 import (
 	"errors"
-	"io"
 	"sort"
 	"sync"
 	"time"
@@ -145,25 +144,6 @@ func (a *Accumulator) Add(r *Result) {
 	a.mu.Lock()
 	a.add(r)
 	a.mu.Unlock()
-}
-
-// AddFrom adds every result rd yields until the end of the input and
-// returns how many it added. A truncated last line ends the input cleanly
-// (see Reader.Truncated); other read errors are returned.
-func (a *Accumulator) AddFrom(rd *Reader) (int64, error) {
-	var r Result
-	var n int64
-	for {
-		err := rd.Read(&r)
-		if errors.Is(err, io.EOF) {
-			return n, nil
-		}
-		if err != nil {
-			return n, err
-		}
-		a.Add(&r)
-		n++
-	}
 }
 
 func (a *Accumulator) add(r *Result) {

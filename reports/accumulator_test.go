@@ -139,7 +139,7 @@ func TestAccumulatorEmptyAndUntimed(t *testing.T) {
 func summaryJSON(t *testing.T, a *Accumulator) string {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, a.Summary(SummaryMeta{Scenario: "launch-day", Source: "replay", Series: true})); err != nil {
+	if err := EncodeSummary(&buf, a.Summary(SummaryMeta{Scenario: "launch-day", Source: "replay", Series: true})); err != nil {
 		t.Fatal(err)
 	}
 	return buf.String()

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/stampede-load/stampede/reports/internal/jsonscan"
 )
 
 // ErrorMode names how a request failed: a transport failure ("timeout",
@@ -150,7 +152,7 @@ func ClassifyTransport(text string) ErrorMode {
 	}
 	// Match the cause only, so a host named "timeout-svc" cannot fake a
 	// timeout.
-	text = errorCause(text)
+	text = ErrorCause(text)
 	for _, p := range transportPatterns {
 		if strings.Contains(text, p.fragment) {
 			return p.mode
@@ -159,9 +161,9 @@ func ClassifyTransport(text string) ErrorMode {
 	return ModeTransport
 }
 
-// errorCause strips the `Get "http://host/path": ` net/http puts before
+// ErrorCause strips the `Get "http://host/path": ` net/http puts before
 // the cause of a transport error.
-func errorCause(text string) string {
+func ErrorCause(text string) string {
 	if i := strings.Index(text, `": `); i >= 0 && strings.Contains(text[:i], ` "`) {
 		return text[i+3:]
 	}
@@ -185,13 +187,13 @@ func ParseErrorBody(body []byte) (code, message string) {
 	if len(body) == 0 || len(body) > maxBodyScan {
 		return "", ""
 	}
-	var s jsonScanner
-	s.reset(body)
+	var s jsonscan.Scanner
+	s.Reset(body)
 	var f errorFields
 	if !f.parse(&s, 0) {
 		return "", ""
 	}
-	if s.end() != nil {
+	if s.End() != nil {
 		return "", ""
 	}
 	code, message = f.code, f.message
@@ -219,20 +221,20 @@ type errorFields struct {
 }
 
 // parse reads one object, keeping the members ParseErrorBody looks for.
-func (f *errorFields) parse(s *jsonScanner, depth int) bool {
-	empty, err := s.objectStart()
+func (f *errorFields) parse(s *jsonscan.Scanner, depth int) bool {
+	empty, err := s.ObjectStart()
 	if err != nil {
 		return false
 	}
 	for !empty {
-		k, err := s.key()
+		k, err := s.Key()
 		if err != nil {
 			return false
 		}
 		if !f.member(s, string(k), depth) {
 			return false
 		}
-		more, err := s.next()
+		more, err := s.Next()
 		if err != nil {
 			return false
 		}
@@ -242,7 +244,7 @@ func (f *errorFields) parse(s *jsonScanner, depth int) bool {
 }
 
 // member reads the value of the member named key.
-func (f *errorFields) member(s *jsonScanner, key string, depth int) bool {
+func (f *errorFields) member(s *jsonscan.Scanner, key string, depth int) bool {
 	switch key {
 	case "code":
 		return scalarText(s, &f.code)
@@ -253,31 +255,31 @@ func (f *errorFields) member(s *jsonScanner, key string, depth int) bool {
 	case "detail":
 		return scalarText(s, &f.detail)
 	case "error":
-		if depth == 0 && s.peek() == '{' {
+		if depth == 0 && s.Peek() == '{' {
 			f.nested = &errorFields{}
 			return f.nested.parse(s, depth+1)
 		}
 	}
-	return s.skip(depth+1) == nil
+	return s.Skip(depth+1) == nil
 }
 
 // scalarText reads a string or number into dst; other values are skipped.
-func scalarText(s *jsonScanner, dst *string) bool {
-	switch c := s.peek(); {
+func scalarText(s *jsonscan.Scanner, dst *string) bool {
+	switch c := s.Peek(); {
 	case c == '"':
-		b, err := s.str()
+		b, err := s.Str()
 		if err != nil {
 			return false
 		}
 		*dst = string(b)
 	case c == '-' || ('0' <= c && c <= '9'):
-		b, err := s.number()
+		b, err := s.Number()
 		if err != nil {
 			return false
 		}
 		*dst = string(b)
 	default:
-		return s.skip(1) == nil
+		return s.Skip(1) == nil
 	}
 	return true
 }

@@ -157,3 +157,18 @@ func (g Gate) Holds(actual float64) bool {
 		return actual >= g.Threshold
 	}
 }
+
+// FormatGateValue formats a gate's actual value in its metric's unit.
+func FormatGateValue(metric string, v float64) string {
+	switch gateMetrics[metric] {
+	case "duration":
+		return FormatMillis(v)
+	case "ratio":
+		return FormatPercent(v)
+	case "rate":
+		return FormatRate(v)
+	case "count":
+		return FormatCount(int64(v))
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}

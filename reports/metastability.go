@@ -136,7 +136,7 @@ func AnalyzeMetastability(series []SeriesPoint, slo SLO, saturationRate float64)
 	first := func(p *SeriesPoint) float64 { return float64(p.Offered-p.Retries) / p.Width }
 	sloMs := float64(slo.Latency) / 1e6
 	healthy := func(p *SeriesPoint) bool {
-		return float64(p.OK) >= healthyGoodput*float64(p.Offered) && (sloMs <= 0 || quantileMs(p.Latency, slo.Quantile) <= sloMs)
+		return float64(p.OK) >= healthyGoodput*float64(p.Offered) && (sloMs <= 0 || p.Latency.At(slo.Quantile) <= sloMs)
 	}
 
 	peak := 0
@@ -214,7 +214,7 @@ func AnalyzeMetastability(series []SeriesPoint, slo SLO, saturationRate float64)
 }
 
 func (m *Metastability) verdict() string {
-	under := "after the offered load fell under " + perSec(m.SaturationRate)
+	under := "after the offered load fell under " + FormatRate(m.SaturationRate)
 	secs := strconv.FormatFloat(m.RecoveryS, 'f', 0, 64) + " s"
 	switch {
 	case m.Recovered && m.RecoveryS == 0:
@@ -222,16 +222,16 @@ func (m *Metastability) verdict() string {
 	case m.Recovered:
 		return "recovered " + secs + " " + under
 	}
-	v := "did not recover for " + secs + " " + under + " (retries " + pct(m.RetryShare) + " of requests meanwhile)"
+	v := "did not recover for " + secs + " " + under + " (retries " + FormatPercent(m.RetryShare) + " of requests meanwhile)"
 	if m.RetryShare >= stormRetryShare {
 		return v + ": the signature of a retry storm"
 	}
 	return v
 }
 
-// quantileMs returns l's value at quantile q: the nearest of the kept
+// At returns l's value at quantile q: the nearest of the kept
 // quantiles at or below it (p50, p90, p95, p99, p999).
-func quantileMs(l LatencyMs, q float64) float64 {
+func (l LatencyMs) At(q float64) float64 {
 	switch {
 	case q >= 0.999:
 		return l.P999
@@ -245,8 +245,8 @@ func quantileMs(l LatencyMs, q float64) float64 {
 	return l.P50
 }
 
-// quantileName names quantile q as a latency gate does: "p99".
-func quantileName(q float64) string {
+// QuantileName names quantile q as a latency gate does: "p99".
+func QuantileName(q float64) string {
 	switch {
 	case q >= 0.999:
 		return "p999"

@@ -1,8 +1,13 @@
 // Package reports turns the stream of request results that both engines emit
 // (the replay engine measuring a real target, the simulator modelling one)
-// into summaries, error modes, saturation findings, gates and rendered
-// reports. It owns the result record and its file format, and imports nothing
-// else of the project.
+// into what a run is judged by: accumulation (HDR histograms, per-second
+// series), the summary and its summary.json contract, error modes, gates and
+// the SLO, saturation, metastability, the USL and the knee. It owns the
+// result record (Result) and the Sink every consumer of results implements.
+//
+// Around it: reports/resultsfile is the results file's codec, and
+// reports/render draws summaries for people. reports imports neither of
+// them, nor anything else of the project's (its internal/jsonscan aside).
 package reports
 
 import "time"
@@ -57,3 +62,7 @@ func (r *Result) Retry() bool { return r.Attempt > 1 }
 // End returns when the request ended: Intended plus Latency. For a dropped
 // arrival it is when the generator gave up waiting for a free slot.
 func (r *Result) End() time.Time { return r.Intended.Add(r.Latency) }
+
+// DroppedError is the error text of a dropped arrival: the results file carries it
+// so that vegeta counts the arrival as a failed request.
+const DroppedError = "dropped: in-flight cap full past max wait"

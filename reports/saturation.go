@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -257,7 +256,7 @@ func MeasureStep(plan StepPlan, s *Summary, t StepTiming, c Criteria) StepPoint 
 			name = stepName(stepKey{st.Journey, st.Name})
 		}
 		cp := ComponentPoint{Step: name, Requests: st.Requests, ErrorRate: round(1-st.SuccessRatio, 1e6),
-			LatencyMs: quantileMs(st.Latency, c.SLO.Quantile)}
+			LatencyMs: st.Latency.At(c.SLO.Quantile)}
 		if st.Requests == 0 {
 			cp.ErrorRate = 0
 		}
@@ -306,17 +305,17 @@ func (c Criteria) verdicts(p *StepPoint) []verdict {
 		vs = append(vs, verdict{
 			severity: minGood / math.Max(p.GoodputRatio, 1e-9),
 			clear:    p.GoodputRatio < clearGoodput,
-			reason: fmt.Sprintf("goodput below %s of offered: %s (%s of %s)", pctShort(minGood), pct(p.GoodputRatio),
-				perSec(p.Goodput), perSec(p.ArrivalRate)),
+			reason: fmt.Sprintf("goodput below %s of offered: %s (%s of %s)", FormatPercentShort(minGood), FormatPercent(p.GoodputRatio),
+				FormatRate(p.Goodput), FormatRate(p.ArrivalRate)),
 		})
 	}
-	if slo := float64(c.SLO.Latency) / 1e6; slo > 0 && p.Requests > p.failedUntimed() {
-		if l := quantileMs(p.Latency, c.SLO.Quantile); l > slo {
-			q := quantileName(c.SLO.Quantile)
+	if slo := float64(c.SLO.Latency) / 1e6; slo > 0 && p.Requests > p.Untimed() {
+		if l := p.Latency.At(c.SLO.Quantile); l > slo {
+			q := QuantileName(c.SLO.Quantile)
 			vs = append(vs, verdict{
 				severity: l / slo,
 				clear:    l > clearLatency*slo,
-				reason:   fmt.Sprintf("%s over SLO: %s > %s", q, ms(l), ms(slo)),
+				reason:   fmt.Sprintf("%s over SLO: %s > %s", q, FormatMillis(l), FormatMillis(slo)),
 			})
 		}
 	}
@@ -325,16 +324,16 @@ func (c Criteria) verdicts(p *StepPoint) []verdict {
 		vs = append(vs, verdict{
 			severity: p.ErrorRate / budget,
 			clear:    p.ErrorRate > clearErrors*c.SLO.ErrorBudget && p.ErrorRate >= 0.05,
-			reason:   fmt.Sprintf("errors over budget: %s > %s", pct(p.ErrorRate), pct(c.SLO.ErrorBudget)),
+			reason:   fmt.Sprintf("errors over budget: %s > %s", FormatPercent(p.ErrorRate), FormatPercent(c.SLO.ErrorBudget)),
 		})
 	}
 	sort.SliceStable(vs, func(i, j int) bool { return vs[i].severity > vs[j].severity })
 	return vs
 }
 
-// failedUntimed is the number of the step's requests that were never timed
+// Untimed is the number of the step's requests that were never timed
 // (dropped arrivals), read from its error modes.
-func (p *StepPoint) failedUntimed() int64 {
+func (p *StepPoint) Untimed() int64 {
 	for _, e := range p.Errors {
 		if e.Mode == ModeDropped {
 			return e.Count
@@ -342,9 +341,6 @@ func (p *StepPoint) failedUntimed() int64 {
 	}
 	return 0
 }
-
-// pctShort formats a ratio as a percentage without needless decimals: 95%.
-func pctShort(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64) + "%" }
 
 // AnalyzeSaturation finds the saturation point of a search's steps: the
 // highest offered rate that held below the lowest step that did not, the
@@ -394,11 +390,11 @@ func AnalyzeSaturation(points []StepPoint, c Criteria) *Saturation {
 	}
 	switch {
 	case bad < 0:
-		sat.Reason = "not reached: every step up to " + perSec(pts[len(pts)-1].OfferedRate) + " offered held"
+		sat.Reason = "not reached: every step up to " + FormatRate(pts[len(pts)-1].OfferedRate) + " offered held"
 	default:
 		sat.FailedRate = pts[bad].OfferedRate
 		vs := c.verdicts(&pts[bad])
-		sat.Reason = vs[0].reason + " at " + perSec(pts[bad].OfferedRate)
+		sat.Reason = vs[0].reason + " at " + FormatRate(pts[bad].OfferedRate)
 	}
 	sat.Step, sat.Upstream = attribute(pts, bad, c)
 	switch {
@@ -535,7 +531,7 @@ func stationSeverity(st *StationPoint, budget float64) float64 {
 
 // String writes the SLO as ParseSLO reads it: "p99=800ms,errors=1%".
 func (s SLO) String() string {
-	return quantileName(s.Quantile) + "=" + s.Latency.String() + ",errors=" + pctShort(s.ErrorBudget)
+	return QuantileName(s.Quantile) + "=" + s.Latency.String() + ",errors=" + FormatPercentShort(s.ErrorBudget)
 }
 
 // SaturationReport is a saturation search's record, saturation.json in
@@ -604,8 +600,8 @@ func SetStepOnsets(s *Summary, points []StepPoint) {
 	}
 }
 
-// describeStep is a step's verdict for a table: "ok", or its reasons.
-func describeStep(p *StepPoint) string {
+// Verdict is a step's verdict for a table: "ok", or its reasons.
+func (p *StepPoint) Verdict() string {
 	if p.Pass {
 		return "ok"
 	}

@@ -101,7 +101,7 @@ func ParseStationMetrics(text []byte) ([]StationSample, error) {
 func parseSampleLine(line string) (name string, labels map[string]string, value float64, err error) {
 	i := strings.IndexAny(line, "{ \t")
 	if i <= 0 {
-		return "", nil, 0, fmt.Errorf("no value in %q", clip(line, 60))
+		return "", nil, 0, fmt.Errorf("no value in %q", Clip(line, 60))
 	}
 	name, rest := line[:i], line[i:]
 	labels = map[string]string{}
@@ -112,7 +112,7 @@ func parseSampleLine(line string) (name string, labels map[string]string, value 
 	}
 	fields := strings.Fields(rest)
 	if len(fields) < 1 || len(fields) > 2 {
-		return "", nil, 0, fmt.Errorf("want a value and an optional timestamp after %s, got %q", name, clip(rest, 60))
+		return "", nil, 0, fmt.Errorf("want a value and an optional timestamp after %s, got %q", name, Clip(rest, 60))
 	}
 	value, err = parsePromFloat(fields[0])
 	if err != nil {
@@ -131,7 +131,7 @@ func parseLabels(s string, labels map[string]string) (string, error) {
 		}
 		eq := strings.IndexByte(s, '=')
 		if eq <= 0 {
-			return "", fmt.Errorf("label without a value in %q", clip(s, 60))
+			return "", fmt.Errorf("label without a value in %q", Clip(s, 60))
 		}
 		key := strings.TrimSpace(s[:eq])
 		s = strings.TrimLeft(s[eq+1:], " \t")
@@ -176,7 +176,7 @@ func parsePromFloat(s string) (float64, error) {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return 0, fmt.Errorf("value %q is not a number", clip(s, 30))
+		return 0, fmt.Errorf("value %q is not a number", Clip(s, 30))
 	}
 	return v, nil
 }

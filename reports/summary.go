@@ -297,6 +297,9 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 	return s
 }
 
+// FullName is "journey/step", or the step alone when it has no journey.
+func (s *StepSummary) FullName() string { return stepName(stepKey{s.Journey, s.Name}) }
+
 // stepName is "journey/step", or the step alone when it has no journey.
 func stepName(k stepKey) string {
 	if k.journey == "" {
@@ -379,6 +382,9 @@ func rate(n int64, d time.Duration) float64 {
 	}
 	return round(float64(n)/d.Seconds(), 1e3)
 }
+
+// DroppedShare is the share of requests that were dropped arrivals.
+func (s *Summary) DroppedShare() float64 { return ratio(s.Dropped, s.Requests) }
 
 // ratio is n/of, 0 when of is 0.
 func ratio(n, of int64) float64 {

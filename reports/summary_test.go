@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stampede-load/stampede/internal/golden"
 )
 
 func mustGates(t testing.TB, exprs ...string) []Gate {
@@ -103,7 +104,7 @@ func TestSummaryJSONContract(t *testing.T) {
 	s := accumulate(launchFixture()).Summary(SummaryMeta{Scenario: "launch-day", Source: "replay", Gates: mustGates(t, "p99<800ms")})
 	s.Saturation = &Saturation{USL: &USL{}}
 	var buf bytes.Buffer
-	if err := WriteJSON(&buf, s); err != nil {
+	if err := EncodeSummary(&buf, s); err != nil {
 		t.Fatal(err)
 	}
 	var m map[string]any
@@ -165,7 +166,8 @@ func TestSummaryFileRoundTrip(t *testing.T) {
 	}
 }
 
-// renderCases are the summaries the golden files pin.
+// renderCases are the summaries the golden files pin; the renderers'
+// tests (package render) read them back from testdata/NAME.json.
 func renderCases(t *testing.T) map[string]*Summary {
 	gates := mustGates(t, "p99<800ms", "errors<1%", "goodput>100/s", "dropped<=0")
 	launch := accumulate(launchFixture()).Summary(SummaryMeta{Scenario: "launch-day", Source: "replay", Gates: gates})
@@ -185,32 +187,14 @@ func renderCases(t *testing.T) map[string]*Summary {
 	return map[string]*Summary{"launch": launch, "interrupted": interrupted, "empty": empty}
 }
 
-func TestWriteTableGolden(t *testing.T) {
-	cases := renderCases(t)
-	names := make([]string, 0, len(cases))
-	for name := range cases {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		t.Run(name, func(t *testing.T) {
-			var buf bytes.Buffer
-			if err := WriteTable(&buf, cases[name]); err != nil {
-				t.Fatal(err)
-			}
-			golden(t, name+".txt", buf.Bytes())
-		})
-	}
-}
-
-func TestWriteJSONGolden(t *testing.T) {
+func TestEncodeSummaryGolden(t *testing.T) {
 	for name, s := range renderCases(t) {
 		t.Run(name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := WriteJSON(&buf, s); err != nil {
+			if err := EncodeSummary(&buf, s); err != nil {
 				t.Fatal(err)
 			}
-			golden(t, name+".json", buf.Bytes())
+			golden.Check(t, name+".json", buf.Bytes())
 			back, err := DecodeSummary(&buf)
 			if err != nil || !reflect.DeepEqual(back, s) {
 				t.Errorf("decoding the JSON back: %v", err)
@@ -220,47 +204,32 @@ func TestWriteJSONGolden(t *testing.T) {
 	t.Run("series", func(t *testing.T) {
 		var buf bytes.Buffer
 		s := accumulate(smallRun(), WithStart(t0.Add(-300*time.Millisecond))).Summary(SummaryMeta{Scenario: "small", Source: "replay", Series: true})
-		if err := WriteJSON(&buf, s); err != nil {
+		if err := EncodeSummary(&buf, s); err != nil {
 			t.Fatal(err)
 		}
-		golden(t, "series.json", buf.Bytes())
+		golden.Check(t, "series.json", buf.Bytes())
 	})
 }
 
-// failingWriter fails after n bytes.
-type failingWriter struct{ n int }
+// brokenWriter fails every write.
+type brokenWriter struct{}
 
-func (f *failingWriter) Write(p []byte) (int, error) {
-	if len(p) > f.n {
-		return 0, os.ErrClosed
-	}
-	f.n -= len(p)
-	return len(p), nil
-}
+func (brokenWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
-func TestRenderWriteErrors(t *testing.T) {
+func TestEncodeSummaryWriteError(t *testing.T) {
 	s := renderCases(t)["launch"]
-	var full bytes.Buffer
-	if err := WriteTable(&full, s); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []int{0, 10, 300, 1500, full.Len() - 10} {
-		if err := WriteTable(&failingWriter{n: n}, s); err == nil {
-			t.Errorf("WriteTable with a writer failing after %d bytes returned nil", n)
-		}
-	}
-	if err := WriteJSON(&failingWriter{n: 10}, s); err == nil {
-		t.Error("WriteJSON with a failing writer returned nil")
+	if err := EncodeSummary(brokenWriter{}, s); err == nil {
+		t.Error("EncodeSummary with a failing writer returned nil")
 	}
 }
 
 func TestFormatting(t *testing.T) {
 	tests := []struct{ got, want string }{
-		{ms(0), "0"}, {ms(0.85), "850µs"}, {ms(1.234), "1.23ms"}, {ms(12.34), "12.3ms"}, {ms(123.4), "123ms"},
-		{ms(1234), "1.23s"}, {ms(12345), "12.3s"},
-		{pct(0.9296), "92.96%"}, {perSec(4990), "4,990.0/s"}, {count(1234567), "1,234,567"}, {count(-1234), "-1,234"},
-		{decimal(999.95, 1), "1,000.0"}, {clip("a  b\nc", 10), "a b c"}, {clip("abcdef", 4), "abc…"},
-		{gateValue("errors", 0.01), "1.00%"}, {gateValue("dropped", 3), "3"}, {gateValue("goodput", 5), "5.0/s"}, {gateValue("p99", 1.5), "1.50ms"},
+		{FormatMillis(0), "0"}, {FormatMillis(0.85), "850µs"}, {FormatMillis(1.234), "1.23ms"}, {FormatMillis(12.34), "12.3ms"}, {FormatMillis(123.4), "123ms"},
+		{FormatMillis(1234), "1.23s"}, {FormatMillis(12345), "12.3s"},
+		{FormatPercent(0.9296), "92.96%"}, {FormatRate(4990), "4,990.0/s"}, {FormatCount(1234567), "1,234,567"}, {FormatCount(-1234), "-1,234"},
+		{FormatDecimal(999.95, 1), "1,000.0"}, {Clip("a  b\nc", 10), "a b c"}, {Clip("abcdef", 4), "abc…"},
+		{FormatGateValue("errors", 0.01), "1.00%"}, {FormatGateValue("dropped", 3), "3"}, {FormatGateValue("goodput", 5), "5.0/s"}, {FormatGateValue("p99", 1.5), "1.50ms"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 )
 
 // stampede's own engine drives a processor with 4 servers and a 10 ms
@@ -82,21 +81,9 @@ func TestReplayDrivesBankPastCapacity(t *testing.T) {
 // 100 ms and in the last second of a run.
 func okLatencies(t *testing.T, path string) (first, last []time.Duration) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	var rs []reports.Result
-	rd := reports.NewReader(f)
-	for {
-		var r reports.Result
-		if err := rd.Read(&r); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		rs = append(rs, r)
+	if _, err := resultsfile.ReadFile(path, reports.SinkFunc(func(r *reports.Result) { rs = append(rs, *r) })); err != nil {
+		t.Fatal(err)
 	}
 	sort.Slice(rs, func(i, j int) bool { return rs[i].Intended.Before(rs[j].Intended) })
 	start, end := rs[0].Intended, rs[len(rs)-1].Intended

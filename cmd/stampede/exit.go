@@ -5,7 +5,7 @@ import (
 
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
-	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -45,7 +45,7 @@ func exitCode(err error) int {
 			return exitBadInput
 		}
 	}
-	if _, ok := errors.AsType[*reports.LineError](err); ok {
+	if _, ok := errors.AsType[*resultsfile.LineError](err); ok {
 		return exitBadInput // a results file that is not one: file:line says where
 	}
 	return exitRuntime

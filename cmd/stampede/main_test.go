@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 )
 
 // cli runs the command line in-process and returns its exit code and output.
@@ -250,20 +250,9 @@ func buildStampede(t *testing.T) string {
 // line that does not read fails the test.
 func countResults(t *testing.T, path string) int {
 	t.Helper()
-	f, err := os.Open(path)
+	info, err := resultsfile.ReadFile(path, reports.SinkFunc(func(*reports.Result) {}))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("results unreadable after %d lines: %v", info.Results, err)
 	}
-	defer f.Close()
-	rd := reports.NewReader(f)
-	n := 0
-	for {
-		var r reports.Result
-		if err := rd.Read(&r); errors.Is(err, io.EOF) {
-			return n
-		} else if err != nil {
-			t.Fatalf("results unreadable after %d lines: %v", n, err)
-		}
-		n++
-	}
+	return int(info.Results)
 }

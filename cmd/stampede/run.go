@@ -15,7 +15,7 @@ import (
 
 	"github.com/stampede-load/stampede/mocks"
 	"github.com/stampede-load/stampede/replay"
-	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/render"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -163,9 +163,9 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 		return err
 	}
 	if o.format == "json" {
-		err = reports.WriteJSON(st.stdout, out.Summary)
+		err = render.WriteJSON(st.stdout, out.Summary)
 	} else {
-		err = reports.WriteTable(st.stdout, out.Summary)
+		err = render.WriteTable(st.stdout, out.Summary)
 	}
 	var auditErr error
 	if err == nil && embedded && !out.Interrupted {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/render"
 	"github.com/stampede-load/stampede/scenarios"
 )
 
@@ -145,14 +146,14 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		return err
 	}
 	if o.format == "json" {
-		err = reports.WriteJSON(st.stdout, out.Summary)
+		err = render.WriteJSON(st.stdout, out.Summary)
 	} else {
-		err = reports.WriteSaturationTable(st.stdout, out.Report)
+		err = render.WriteSaturationTable(st.stdout, out.Report)
 		if err == nil {
 			_, err = fmt.Fprintln(st.stdout)
 		}
 		if err == nil {
-			err = reports.WriteTable(st.stdout, out.Summary)
+			err = render.WriteTable(st.stdout, out.Summary)
 		}
 		if err == nil {
 			_, err = fmt.Fprintf(st.stdout, "\nrun folder: %s\n", out.Dir)

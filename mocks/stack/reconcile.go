@@ -3,17 +3,17 @@ package stack
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/render"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 )
 
 // Paths of the writes the audit reconciles (API.md).
@@ -81,51 +81,52 @@ func ReconcileRun(ctx context.Context, base, resultsPath string, id Identity) (*
 // readClientView collects the acknowledged and failed writes of a results file.
 func readClientView(path string, id Identity) (cards, acts clientView, err error) {
 	cards, acts = newClientView(), newClientView()
-	f, err := os.Open(path)
-	if err != nil {
-		return cards, acts, err
+	var idErr error // the first user whose identity failed; the rest is skipped
+	_, err = resultsfile.ReadFile(path, reports.SinkFunc(func(r *reports.Result) {
+		if idErr == nil {
+			idErr = viewResult(r, id, &cards, &acts)
+		}
+	}))
+	if idErr != nil {
+		return cards, acts, idErr
 	}
-	defer f.Close()
-	rd := reports.NewReader(f)
-	var r reports.Result
-	for {
-		if err := rd.Read(&r); errors.Is(err, io.EOF) {
-			return cards, acts, nil
-		} else if err != nil {
-			return cards, acts, err
-		}
-		if r.Dropped || r.Sent.IsZero() {
-			continue // never sent: nothing can have been written
-		}
-		u, perr := url.Parse(r.URL)
-		if perr != nil {
-			continue
-		}
-		var view *clientView
-		var key string
-		switch {
-		case r.Method == http.MethodPost && strings.HasSuffix(u.Path, addCardPath):
-			fc, hpan, ierr := id(r.User)
-			if ierr != nil {
-				return cards, acts, fmt.Errorf("user %d: %w", r.User, ierr)
-			}
-			view, key = &cards, fc+"/"+hpan
-		case r.Method == http.MethodPut && strings.Contains(u.Path, activatePath):
-			fc, _, ierr := id(r.User)
-			if ierr != nil {
-				return cards, acts, fmt.Errorf("user %d: %w", r.User, ierr)
-			}
-			view, key = &acts, fc+"/"+u.Path[strings.LastIndex(u.Path, "/")+1:]
-		default:
-			continue
-		}
-		switch {
-		case r.OK:
-			view.acked[key] = true
-		case r.Code == 0 || r.Code >= 500:
-			view.attempted[key] = true
-		}
+	return cards, acts, err
+}
+
+// viewResult records what one result told its client about a write.
+func viewResult(r *reports.Result, id Identity, cards, acts *clientView) error {
+	if r.Dropped || r.Sent.IsZero() {
+		return nil // never sent: nothing can have been written
 	}
+	u, perr := url.Parse(r.URL)
+	if perr != nil {
+		return nil
+	}
+	var view *clientView
+	var key string
+	switch {
+	case r.Method == http.MethodPost && strings.HasSuffix(u.Path, addCardPath):
+		fc, hpan, ierr := id(r.User)
+		if ierr != nil {
+			return fmt.Errorf("user %d: %w", r.User, ierr)
+		}
+		view, key = cards, fc+"/"+hpan
+	case r.Method == http.MethodPut && strings.Contains(u.Path, activatePath):
+		fc, _, ierr := id(r.User)
+		if ierr != nil {
+			return fmt.Errorf("user %d: %w", r.User, ierr)
+		}
+		view, key = acts, fc+"/"+u.Path[strings.LastIndex(u.Path, "/")+1:]
+	default:
+		return nil
+	}
+	switch {
+	case r.OK:
+		view.acked[key] = true
+	case r.Code == 0 || r.Code >= 500:
+		view.attempted[key] = true
+	}
+	return nil
 }
 
 // FetchAudit reads GET base/admin/audit.
@@ -186,7 +187,7 @@ func tally(stored map[string]int, client clientView) Tally {
 // WriteTable prints the reconciliation as a table and a verdict line.
 func (r *Reconciliation) WriteTable(w io.Writer) error {
 	l, rt := tw.AlignLeft, tw.AlignRight
-	t := reports.NewTable(w, l, rt, rt, rt, rt, rt, rt)
+	t := render.NewTable(w, l, rt, rt, rt, rt, rt, rt)
 	t.Header("write", "acknowledged", "stored", "lost", "duplicated", "phantom after a failed request", "phantom unexplained")
 	for _, row := range []struct {
 		name string

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 )
 
 func TestReconcile(t *testing.T) {
@@ -38,7 +39,7 @@ func TestReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := reports.NewWriter(f)
+	w := resultsfile.NewWriter(f)
 	for i := range results {
 		if err := w.Write(&results[i]); err != nil {
 			t.Fatal(err)

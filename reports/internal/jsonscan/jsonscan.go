@@ -1,4 +1,8 @@
-package reports
+// Package jsonscan reads flat JSON objects without reflection: the lines of
+// a results file and the error bodies of responses, on the hot path of
+// reading and classifying results. It is internal to reports, and imports
+// nothing of the project's.
+package jsonscan
 
 import (
 	"errors"
@@ -7,28 +11,30 @@ import (
 	"unicode/utf8"
 )
 
-// jsonScanner reads the flat JSON objects of a results file and of error
+// Scanner reads the flat JSON objects of a results file and of error
 // bodies without reflection. It validates what it reads (strings, numbers,
 // literals, nesting) and skips values it is not asked for, so unknown fields
 // and vegeta's own "body" and "headers" pass through. It never panics on
 // malformed input: every index is checked against len(data).
-type jsonScanner struct {
+type Scanner struct {
 	data []byte
 	pos  int
 	buf  []byte // scratch for decoded strings with escapes
 }
 
-// maxJSONDepth bounds nesting in skipped values so hostile input cannot
+// MaxDepth bounds nesting in skipped values so hostile input cannot
 // exhaust the stack.
-const maxJSONDepth = 64
+const MaxDepth = 64
 
-var errJSONDepth = errors.New("JSON nested too deeply")
+// ErrDepth is returned by Skip for a value nested deeper than MaxDepth.
+var ErrDepth = errors.New("JSON nested too deeply")
 
-func (s *jsonScanner) reset(data []byte) {
+// Reset makes s read data from its start.
+func (s *Scanner) Reset(data []byte) {
 	s.data, s.pos = data, 0
 }
 
-func (s *jsonScanner) ws() {
+func (s *Scanner) ws() {
 	for s.pos < len(s.data) {
 		switch s.data[s.pos] {
 		case ' ', '\t', '\r', '\n':
@@ -39,8 +45,8 @@ func (s *jsonScanner) ws() {
 	}
 }
 
-// peek returns the next non-space byte, or 0 at the end.
-func (s *jsonScanner) peek() byte {
+// Peek returns the next non-space byte, or 0 at the end.
+func (s *Scanner) Peek() byte {
 	s.ws()
 	if s.pos >= len(s.data) {
 		return 0
@@ -48,12 +54,12 @@ func (s *jsonScanner) peek() byte {
 	return s.data[s.pos]
 }
 
-func (s *jsonScanner) errorf(format string, args ...any) error {
+func (s *Scanner) errorf(format string, args ...any) error {
 	return fmt.Errorf("col %d: "+format, append([]any{s.pos + 1}, args...)...)
 }
 
-func (s *jsonScanner) expect(c byte) error {
-	if s.peek() != c {
+func (s *Scanner) expect(c byte) error {
+	if s.Peek() != c {
 		if s.pos >= len(s.data) {
 			return s.errorf("unexpected end of line, want %q", c)
 		}
@@ -63,23 +69,23 @@ func (s *jsonScanner) expect(c byte) error {
 	return nil
 }
 
-// objectStart consumes '{' and reports whether the object is empty (and
+// ObjectStart consumes '{' and reports whether the object is empty (and
 // then also consumes its '}').
-func (s *jsonScanner) objectStart() (empty bool, err error) {
+func (s *Scanner) ObjectStart() (empty bool, err error) {
 	if err := s.expect('{'); err != nil {
 		return false, err
 	}
-	if s.peek() == '}' {
+	if s.Peek() == '}' {
 		s.pos++
 		return true, nil
 	}
 	return false, nil
 }
 
-// next consumes the ',' or '}' after a member and reports whether another
+// Next consumes the ',' or '}' after a member and reports whether another
 // member follows.
-func (s *jsonScanner) next() (more bool, err error) {
-	switch s.peek() {
+func (s *Scanner) Next() (more bool, err error) {
+	switch s.Peek() {
 	case ',':
 		s.pos++
 		return true, nil
@@ -93,11 +99,11 @@ func (s *jsonScanner) next() (more bool, err error) {
 	}
 }
 
-// key reads a member name and the ':' after it. The returned bytes alias
+// Key reads a member name and the ':' after it. The returned bytes alias
 // either the input or the scratch buffer; they are valid until the next
 // string read.
-func (s *jsonScanner) key() ([]byte, error) {
-	k, err := s.str()
+func (s *Scanner) Key() ([]byte, error) {
+	k, err := s.Str()
 	if err != nil {
 		return nil, err
 	}
@@ -107,9 +113,9 @@ func (s *jsonScanner) key() ([]byte, error) {
 	return k, nil
 }
 
-// str reads a JSON string and returns its decoded bytes. Without escapes
+// Str reads a JSON string and returns its decoded bytes. Without escapes
 // they alias the input; with escapes they live in s.buf until the next call.
-func (s *jsonScanner) str() ([]byte, error) {
+func (s *Scanner) Str() ([]byte, error) {
 	if err := s.expect('"'); err != nil {
 		return nil, err
 	}
@@ -132,8 +138,8 @@ func (s *jsonScanner) str() ([]byte, error) {
 	return nil, s.errorf("unterminated string")
 }
 
-// strEscaped continues str from the first backslash, decoding into s.buf.
-func (s *jsonScanner) strEscaped() ([]byte, error) {
+// strEscaped continues Str from the first backslash, decoding into s.buf.
+func (s *Scanner) strEscaped() ([]byte, error) {
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
@@ -198,7 +204,7 @@ func (s *jsonScanner) strEscaped() ([]byte, error) {
 	return nil, s.errorf("unterminated string")
 }
 
-func (s *jsonScanner) hex4() (rune, bool) {
+func (s *Scanner) hex4() (rune, bool) {
 	if s.pos+4 > len(s.data) {
 		return 0, false
 	}
@@ -220,8 +226,8 @@ func (s *jsonScanner) hex4() (rune, bool) {
 	return r, true
 }
 
-// number reads a JSON number and returns its text.
-func (s *jsonScanner) number() ([]byte, error) {
+// Number reads a JSON number and returns its text.
+func (s *Scanner) Number() ([]byte, error) {
 	s.ws()
 	start := s.pos
 	d := s.data
@@ -266,8 +272,8 @@ func (s *jsonScanner) number() ([]byte, error) {
 	return d[start:i], nil
 }
 
-// literal consumes true, false or null and returns which.
-func (s *jsonScanner) literal() (string, error) {
+// Literal consumes true, false or null and returns which.
+func (s *Scanner) Literal() (string, error) {
 	s.ws()
 	for _, w := range [...]string{"true", "false", "null"} {
 		if len(s.data)-s.pos >= len(w) && string(s.data[s.pos:s.pos+len(w)]) == w {
@@ -278,15 +284,15 @@ func (s *jsonScanner) literal() (string, error) {
 	return "", s.errorf("unexpected %q, want a value", s.byteAt())
 }
 
-func (s *jsonScanner) byteAt() string {
+func (s *Scanner) byteAt() string {
 	if s.pos >= len(s.data) {
 		return "end of line"
 	}
 	return string(s.data[s.pos : s.pos+1])
 }
 
-// null consumes a null if one is next and reports whether it did.
-func (s *jsonScanner) null() bool {
+// Null consumes a null if one is next and reports whether it did.
+func (s *Scanner) Null() bool {
 	s.ws()
 	if len(s.data)-s.pos >= 4 && string(s.data[s.pos:s.pos+4]) == "null" {
 		s.pos += 4
@@ -295,46 +301,46 @@ func (s *jsonScanner) null() bool {
 	return false
 }
 
-// skip consumes any one JSON value.
-func (s *jsonScanner) skip(depth int) error {
-	if depth > maxJSONDepth {
-		return errJSONDepth
+// Skip consumes any one JSON value.
+func (s *Scanner) Skip(depth int) error {
+	if depth > MaxDepth {
+		return ErrDepth
 	}
-	switch c := s.peek(); {
+	switch c := s.Peek(); {
 	case c == '"':
-		_, err := s.str()
+		_, err := s.Str()
 		return err
 	case c == '-' || ('0' <= c && c <= '9'):
-		_, err := s.number()
+		_, err := s.Number()
 		return err
 	case c == '{':
-		empty, err := s.objectStart()
+		empty, err := s.ObjectStart()
 		if err != nil || empty {
 			return err
 		}
 		for {
-			if _, err := s.key(); err != nil {
+			if _, err := s.Key(); err != nil {
 				return err
 			}
-			if err := s.skip(depth + 1); err != nil {
+			if err := s.Skip(depth + 1); err != nil {
 				return err
 			}
-			more, err := s.next()
+			more, err := s.Next()
 			if err != nil || !more {
 				return err
 			}
 		}
 	case c == '[':
 		s.pos++
-		if s.peek() == ']' {
+		if s.Peek() == ']' {
 			s.pos++
 			return nil
 		}
 		for {
-			if err := s.skip(depth + 1); err != nil {
+			if err := s.Skip(depth + 1); err != nil {
 				return err
 			}
-			switch s.peek() {
+			switch s.Peek() {
 			case ',':
 				s.pos++
 			case ']':
@@ -345,14 +351,14 @@ func (s *jsonScanner) skip(depth int) error {
 			}
 		}
 	default:
-		_, err := s.literal()
+		_, err := s.Literal()
 		return err
 	}
 }
 
-// end checks that nothing but white space follows the value just read.
-func (s *jsonScanner) end() error {
-	if s.peek() != 0 {
+// End checks that nothing but white space follows the value just read.
+func (s *Scanner) End() error {
+	if s.Peek() != 0 {
 		return s.errorf("unexpected %q after the object", s.byteAt())
 	}
 	return nil

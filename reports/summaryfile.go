@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 )
 
-// WriteJSON writes s as indented JSON: the summary.json contract.
-func WriteJSON(w io.Writer, s *Summary) error {
+// EncodeSummary writes s as indented JSON: the summary.json contract, in
+// a file (WriteSummaryFile) and on a terminal (render.WriteJSON) alike.
+func EncodeSummary(w io.Writer, s *Summary) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(s); err != nil {
@@ -18,7 +19,7 @@ func WriteJSON(w io.Writer, s *Summary) error {
 	return nil
 }
 
-// DecodeSummary reads a summary written by WriteJSON. Unknown fields are
+// DecodeSummary reads a summary written by EncodeSummary. Unknown fields are
 // ignored, so summaries from newer versions still read.
 func DecodeSummary(r io.Reader) (*Summary, error) {
 	var s Summary
@@ -56,7 +57,7 @@ func WriteSummaryFile(path string, s *Summary) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := WriteJSON(tmp, s); err != nil {
+	if err := EncodeSummary(tmp, s); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {

@@ -1,4 +1,4 @@
-package reports
+package resultsfile
 
 import (
 	"bufio"
@@ -7,15 +7,61 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"time"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/internal/jsonscan"
 )
 
 // maxLineBytes bounds one results-file line. Stampede's own lines are a few
 // hundred bytes; vegeta's carry the response body, hence the room.
 const maxLineBytes = 16 << 20
 
-// maxInterned bounds the Reader's table of repeated strings.
+// maxInterned bounds the reader's table of repeated strings.
 const maxInterned = 4096
+
+// Info is what ReadFile learnt about a file besides its results.
+type Info struct {
+	Results   int64  // results handed to the sink
+	Truncated bool   // the last line was cut short (an interrupted run) and skipped
+	Attack    string // vegeta's "attack" field (the scenario name) of the last result
+}
+
+// ReadFile reads the results file at path and hands every result to sink,
+// in file order: the one way stampede reads results back (the audit, the
+// report command, merging shards). The *reports.Result is reused between
+// calls, as the Sink contract allows.
+//
+// A last line cut short without a newline, as an interrupted run leaves it,
+// ends the file cleanly and sets Info.Truncated; a malformed line anywhere
+// else is a *LineError. Every error names the file.
+func ReadFile(path string, sink reports.Sink) (Info, error) {
+	var info Info
+	f, err := os.Open(path)
+	if err != nil {
+		return info, fmt.Errorf("read results: %w", err) // *PathError names the file
+	}
+	defer f.Close()
+	rd := newReader(f)
+	var r reports.Result
+	for {
+		err := rd.Read(&r)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if _, ok := errors.AsType[*LineError](err); ok {
+			return info, err
+		}
+		if err != nil {
+			return info, fmt.Errorf("%s: %w", path, err)
+		}
+		sink.Add(&r)
+		info.Results++
+	}
+	info.Truncated, info.Attack = rd.Truncated(), rd.Attack()
+	return info, nil
+}
 
 // LineError is a malformed line in a results file. Its text reads
 // "results.jsonl:123: ..." so editors and CI logs link to the line.
@@ -36,31 +82,31 @@ func (e *LineError) Error() string {
 // Unwrap returns the underlying error.
 func (e *LineError) Unwrap() error { return e.Err }
 
-// Reader reads a results file written by Writer, or by vegeta's JSON
+// reader decodes a results file written by Writer, or by vegeta's JSON
 // encoder (fields stampede does not know are skipped; stampede's own
 // fields are then zero).
 //
-// An interrupted run can leave its last line cut short. Reader treats an
+// An interrupted run can leave its last line cut short. reader treats an
 // unparsable last line that has no newline as the end of the file and
 // reports it through Truncated. A malformed line anywhere else is an error.
 //
-// A Reader is not safe for concurrent use.
-type Reader struct {
+// A reader is not safe for concurrent use.
+type reader struct {
 	br        *bufio.Reader
 	name      string
 	line      int
 	long      []byte // accumulates a line longer than br's buffer
-	sc        jsonScanner
+	sc        jsonscan.Scanner
 	attack    string
 	truncated bool
 	done      bool
 	intern    map[string]string
 }
 
-// NewReader returns a Reader of r. When r has a Name method (an *os.File
+// newReader returns a reader of r. When r has a Name method (an *os.File
 // does) its name prefixes the line numbers in errors.
-func NewReader(r io.Reader) *Reader {
-	rd := &Reader{br: bufio.NewReaderSize(r, 64<<10), intern: make(map[string]string)}
+func newReader(r io.Reader) *reader {
+	rd := &reader{br: bufio.NewReaderSize(r, 64<<10), intern: make(map[string]string)}
 	if n, ok := r.(interface{ Name() string }); ok {
 		rd.name = n.Name()
 	}
@@ -68,22 +114,22 @@ func NewReader(r io.Reader) *Reader {
 }
 
 // SetName sets the file name errors are reported against.
-func (rd *Reader) SetName(name string) { rd.name = name }
+func (rd *reader) SetName(name string) { rd.name = name }
 
 // Truncated reports whether the file ended in a partial line, which Read
 // skipped: the sign of a run interrupted while writing.
-func (rd *Reader) Truncated() bool { return rd.truncated }
+func (rd *reader) Truncated() bool { return rd.truncated }
 
 // Line returns the number of the line last read, from 1.
-func (rd *Reader) Line() int { return rd.line }
+func (rd *reader) Line() int { return rd.line }
 
 // Attack returns vegeta's "attack" field (the scenario name) of the last
 // result read.
-func (rd *Reader) Attack() string { return rd.attack }
+func (rd *reader) Attack() string { return rd.attack }
 
 // Read decodes the next result into r, overwriting every field. It returns
 // io.EOF after the last one, and a *LineError for a malformed line.
-func (rd *Reader) Read(r *Result) error {
+func (rd *reader) Read(r *reports.Result) error {
 	for {
 		if rd.done {
 			return io.EOF
@@ -116,7 +162,7 @@ func (rd *Reader) Read(r *Result) error {
 // readLine returns the next line without its newline; last is true when the
 // line ended at the end of the input without a newline. It returns a nil line
 // at the end of the input.
-func (rd *Reader) readLine() (line []byte, last bool, err error) {
+func (rd *reader) readLine() (line []byte, last bool, err error) {
 	rd.long = rd.long[:0]
 	for {
 		chunk, err := rd.br.ReadSlice('\n')
@@ -151,32 +197,32 @@ func (rd *Reader) readLine() (line []byte, last bool, err error) {
 }
 
 // decode parses one line into r.
-func (rd *Reader) decode(line []byte, r *Result) error {
-	*r = Result{}
+func (rd *reader) decode(line []byte, r *reports.Result) error {
+	*r = reports.Result{}
 	s := &rd.sc
-	s.reset(line)
-	empty, err := s.objectStart()
+	s.Reset(line)
+	empty, err := s.ObjectStart()
 	if err != nil {
 		return err
 	}
 	for !empty {
-		k, err := s.key()
+		k, err := s.Key()
 		if err != nil {
 			return err
 		}
 		if err := rd.field(string(k), r); err != nil {
 			return fmt.Errorf("field %q: %w", k, err)
 		}
-		more, err := s.next()
+		more, err := s.Next()
 		if err != nil {
 			return err
 		}
 		empty = !more
 	}
-	if err := s.end(); err != nil {
+	if err := s.End(); err != nil {
 		return err
 	}
-	if r.Dropped && r.Error == DroppedError {
+	if r.Dropped && r.Error == reports.DroppedError {
 		r.Error = "" // the writer fills it in for vegeta's sake only
 	}
 	return nil
@@ -184,16 +230,16 @@ func (rd *Reader) decode(line []byte, r *Result) error {
 
 // field decodes the value of one member. The switch on string(k) compiles
 // to a comparison without allocating.
-func (rd *Reader) field(key string, r *Result) error {
+func (rd *reader) field(key string, r *reports.Result) error {
 	s := &rd.sc
-	if s.null() {
+	if s.Null() {
 		return nil // vegeta writes null for an absent body or headers
 	}
 	var err error
 	switch key {
 	case "attack":
 		var b []byte
-		if b, err = s.str(); err == nil && string(b) != rd.attack {
+		if b, err = s.Str(); err == nil && string(b) != rd.attack {
 			rd.attack = string(b)
 		}
 	case "seq":
@@ -253,15 +299,15 @@ func (rd *Reader) field(key string, r *Result) error {
 	case "journey_done":
 		r.JourneyDone, err = rd.bool()
 	default:
-		err = s.skip(0)
+		err = s.Skip(0)
 	}
 	return err
 }
 
 // string reads a string value; interned strings (names, codes, messages)
 // repeat on most lines and are shared instead of allocated each time.
-func (rd *Reader) string(intern bool) (string, error) {
-	b, err := rd.sc.str()
+func (rd *reader) string(intern bool) (string, error) {
+	b, err := rd.sc.Str()
 	if err != nil {
 		return "", err
 	}
@@ -281,8 +327,8 @@ func (rd *Reader) string(intern bool) (string, error) {
 	return v, nil
 }
 
-func (rd *Reader) bool() (bool, error) {
-	w, err := rd.sc.literal()
+func (rd *reader) bool() (bool, error) {
+	w, err := rd.sc.Literal()
 	if err != nil {
 		return false, err
 	}
@@ -295,8 +341,8 @@ func (rd *Reader) bool() (bool, error) {
 	return false, errors.New("want true or false")
 }
 
-func (rd *Reader) time() (time.Time, error) {
-	b, err := rd.sc.str()
+func (rd *reader) time() (time.Time, error) {
+	b, err := rd.sc.Str()
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -314,8 +360,8 @@ func (rd *Reader) time() (time.Time, error) {
 }
 
 // uint reads a non-negative integer no larger than max.
-func (rd *Reader) uint(max uint64) (uint64, error) {
-	b, err := rd.sc.number()
+func (rd *reader) uint(max uint64) (uint64, error) {
+	b, err := rd.sc.Number()
 	if err != nil {
 		return 0, err
 	}
@@ -334,8 +380,8 @@ func (rd *Reader) uint(max uint64) (uint64, error) {
 }
 
 // int reads a signed 64-bit integer.
-func (rd *Reader) int() (int64, error) {
-	b, err := rd.sc.number()
+func (rd *reader) int() (int64, error) {
+	b, err := rd.sc.Number()
 	if err != nil {
 		return 0, err
 	}

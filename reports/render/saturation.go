@@ -1,4 +1,4 @@
-package reports
+package render
 
 import (
 	"fmt"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 
 	"github.com/olekukonko/tablewriter/tw"
+
+	"github.com/stampede-load/stampede/reports"
 )
 
 // WriteSaturationTable renders a saturation search for a terminal: the
@@ -14,7 +16,7 @@ import (
 // steps marked), why the search stopped, and the bank mock stations at the
 // first step that failed when their metrics were read. The saturation
 // point itself is in the run's summary (WriteTable).
-func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
+func WriteSaturationTable(w io.Writer, r *reports.SaturationReport) error {
 	ew := &errWriter{w: w}
 	name := r.Scenario
 	if name == "" {
@@ -22,14 +24,14 @@ func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
 	}
 	maxRate := "until saturation"
 	if r.MaxRate > 0 {
-		maxRate = "up to " + perSec(r.MaxRate)
+		maxRate = "up to " + reports.FormatRate(r.MaxRate)
 	}
-	ew.printf("%s · saturation search · from %s by %s %s · %ss a step", name, perSec(r.StartRate), perSec(r.StepRate),
-		maxRate, decimal(r.StepDurationS, 1))
+	ew.printf("%s · saturation search · from %s by %s %s · %ss a step", name, reports.FormatRate(r.StartRate), reports.FormatRate(r.StepRate),
+		maxRate, reports.FormatDecimal(r.StepDurationS, 1))
 	if r.Refine {
 		ew.printf(" · refined")
 	}
-	ew.printf("\nholds when goodput >= %s of offered, %s\n", pctShort(r.MinGoodput), r.SLO)
+	ew.printf("\nholds when goodput >= %s of offered, %s\n", reports.FormatPercentShort(r.MinGoodput), r.SLO)
 	if r.Interrupted {
 		ew.printf("INTERRUPTED: the search was stopped early; the figures cover the steps that ran\n")
 	}
@@ -37,19 +39,20 @@ func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
 		ew.printf("\nno step ran\n")
 		return ew.err
 	}
-	quantile := "p99"
-	if slo, err := ParseSLO(r.SLO, DefaultSLO); err == nil {
-		quantile = quantileName(slo.Quantile)
+	q := reports.DefaultSLO.Quantile
+	if slo, err := reports.ParseSLO(r.SLO, reports.DefaultSLO); err == nil {
+		q = slo.Quantile
 	}
+	quantile := reports.QuantileName(q)
 
 	ew.printf("\nSteps (rates per second: journeys planned, requests offered and achieved, journeys completed)\n")
 	l, rt := tw.AlignLeft, tw.AlignRight
-	t := newTable(ew, rt, rt, rt, rt, rt, rt, rt, rt, rt, rt, l)
+	t := NewTable(ew, rt, rt, rt, rt, rt, rt, rt, rt, rt, rt, l)
 	t.Header("step", "rate", "offered", "achieved", "goodput", "p50", quantile, "errors", "in-flight", "L=X·W", "result")
 	unsteady := false
 	for i := range r.Steps {
 		p := &r.Steps[i]
-		little := decimal(p.LittleInFlight, 1)
+		little := reports.FormatDecimal(p.LittleInFlight, 1)
 		if !p.Steady {
 			little += " *"
 			unsteady = true
@@ -58,11 +61,11 @@ func WriteSaturationTable(w io.Writer, r *SaturationReport) error {
 		if p.Refine {
 			step += " bisect"
 		}
-		timed := p.Requests > p.failedUntimed()
-		if err := t.Append(step, perSec(p.Rate), perSec(p.OfferedRate), perSec(p.AchievedRate),
-			perSec(p.Goodput)+" ("+pct(p.GoodputRatio)+")", latencyCell(p.Latency.P50, timed),
-			latencyCell(quantileMs(p.Latency, quantileOf(quantile)), timed), pct(p.ErrorRate),
-			decimal(p.InFlight, 1), little, describeStep(p)); err != nil {
+		timed := p.Requests > p.Untimed()
+		if err := t.Append(step, reports.FormatRate(p.Rate), reports.FormatRate(p.OfferedRate), reports.FormatRate(p.AchievedRate),
+			reports.FormatRate(p.Goodput)+" ("+reports.FormatPercent(p.GoodputRatio)+")", latencyCell(p.Latency.P50, timed),
+			latencyCell(p.Latency.At(q), timed), reports.FormatPercent(p.ErrorRate),
+			reports.FormatDecimal(p.InFlight, 1), little, p.Verdict()); err != nil {
 			return fmt.Errorf("saturation table: %w", err)
 		}
 	}
@@ -87,8 +90,8 @@ const maxStationRows = 8
 
 // stationTable shows the stations at the lowest-rate step that failed, or
 // at the highest step when none did.
-func stationTable(ew *errWriter, r *SaturationReport) error {
-	var at *StepPoint
+func stationTable(ew *errWriter, r *reports.SaturationReport) error {
+	var at *reports.StepPoint
 	for i := range r.Steps {
 		p := &r.Steps[i]
 		switch {
@@ -104,7 +107,7 @@ func stationTable(ew *errWriter, r *SaturationReport) error {
 	if at == nil {
 		return nil
 	}
-	stations := append([]StationPoint(nil), at.Stations...)
+	stations := append([]reports.StationPoint(nil), at.Stations...)
 	sort.SliceStable(stations, func(i, j int) bool {
 		si, sj := &stations[i], &stations[j]
 		if si.Failed != sj.Failed {
@@ -116,13 +119,13 @@ func stationTable(ew *errWriter, r *SaturationReport) error {
 	if len(stations) > maxStationRows {
 		stations, more = stations[:maxStationRows], len(stations)-maxStationRows
 	}
-	ew.printf("\nBank mock stations at step %d (%s), busiest first\n", at.Index, perSec(at.Rate))
+	ew.printf("\nBank mock stations at step %d (%s), busiest first\n", at.Index, reports.FormatRate(at.Rate))
 	l, rt := tw.AlignLeft, tw.AlignRight
-	t := newTable(ew, l, l, rt, rt, rt, rt, rt, rt, rt)
+	t := NewTable(ew, l, l, rt, rt, rt, rt, rt, rt, rt)
 	t.Header("station", "kind", "requests", "failed", "utilisation", "peak busy", "peak queue", "mean latency", "mean wait")
 	for _, s := range stations {
-		if err := t.Append(s.Name, orDash(s.Kind), count(s.Requests), pct(s.Failed), pct(s.Utilisation), pct(s.PeakBusy),
-			decimal(s.PeakQueue, 0), ms(s.MeanLatencyMs), ms(s.MeanWaitMs)); err != nil {
+		if err := t.Append(s.Name, orDash(s.Kind), reports.FormatCount(s.Requests), reports.FormatPercent(s.Failed), reports.FormatPercent(s.Utilisation), reports.FormatPercent(s.PeakBusy),
+			reports.FormatDecimal(s.PeakQueue, 0), reports.FormatMillis(s.MeanLatencyMs), reports.FormatMillis(s.MeanWaitMs)); err != nil {
 			return fmt.Errorf("station table: %w", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package reports
+package resultsfile
 
 import (
 	"bufio"
@@ -7,16 +7,15 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
-)
 
-// DroppedError is the error text written for a dropped arrival.
-const DroppedError = "dropped: in-flight cap full past max wait"
+	"github.com/stampede-load/stampede/reports"
+)
 
 // Writer appends Results to a results file. It buffers its output: call
 // Flush when done (and from time to time, so an interrupted run leaves most
 // of its results on disk). It never closes the underlying writer.
 //
-// The file is JSON lines, one Result per line, in vegeta's own JSON
+// The file is JSON lines, one reports.Result per line, in vegeta's own JSON
 // result format so `vegeta report` and `vegeta plot` read it as it is:
 //
 //	{"attack":"launch-day","seq":7,"code":503,"timestamp":"2020-12-08T07:00:01.5Z",
@@ -31,7 +30,7 @@ const DroppedError = "dropped: in-flight cap full past max wait"
 // follow; vegeta's decoder skips them. Fields after "headers" are left out
 // when they hold their zero value, except journey, step, user, attempt and
 // ok. "body" is never written. A dropped arrival is written as code 0 with
-// the error DroppedError, so vegeta counts it as a failed request.
+// the error reports.DroppedError, so vegeta counts it as a failed request.
 //
 // A Writer is not safe for concurrent use: one goroutine owns it, usually
 // the one draining the engine's results channel.
@@ -61,7 +60,7 @@ func NewWriter(w io.Writer, opts ...WriterOption) *Writer {
 
 // Write appends r as one line. It does not allocate once its line buffer
 // has grown to the longest line.
-func (w *Writer) Write(r *Result) error {
+func (w *Writer) Write(r *reports.Result) error {
 	w.line = AppendResult(w.line[:0], w.attack, r)
 	if _, err := w.bw.Write(w.line); err != nil {
 		return fmt.Errorf("write result: %w", err)
@@ -71,7 +70,7 @@ func (w *Writer) Write(r *Result) error {
 
 // Add makes the Writer a Sink: it writes r, and keeps the first error for
 // Flush to return; after an error it writes nothing more.
-func (w *Writer) Add(r *Result) {
+func (w *Writer) Add(r *reports.Result) {
 	if w.err == nil {
 		w.err = w.Write(r)
 	}
@@ -91,10 +90,10 @@ func (w *Writer) Flush() error {
 
 // AppendResult appends r to b as one results-file line, newline included,
 // with attack as vegeta's "attack" field, and returns the extended buffer.
-func AppendResult(b []byte, attack string, r *Result) []byte {
+func AppendResult(b []byte, attack string, r *reports.Result) []byte {
 	code, errText := r.Code, r.Error
 	if r.Dropped && errText == "" {
-		errText = DroppedError
+		errText = reports.DroppedError
 	}
 	b = append(b, `{"attack":`...)
 	b = appendJSONString(b, attack)

@@ -1,0 +1,143 @@
+package render
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stampede-load/stampede/internal/golden"
+	"github.com/stampede-load/stampede/reports"
+)
+
+// The inputs are the summaries and the saturation report that package
+// reports pins in its own testdata/ (and checks decode back unchanged), so
+// every renderer draws the same figures.
+const inputs = "../testdata"
+
+func summary(t *testing.T, name string) *reports.Summary {
+	t.Helper()
+	s, err := reports.ReadSummary(filepath.Join(inputs, name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// failingWriter fails after n bytes.
+type failingWriter struct{ n int }
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > f.n {
+		return 0, os.ErrClosed
+	}
+	f.n -= len(p)
+	return len(p), nil
+}
+
+func TestWriteTableGolden(t *testing.T) {
+	for _, name := range []string{"empty", "interrupted", "launch", "storm"} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, summary(t, name)); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, name+".txt", buf.Bytes())
+		})
+	}
+	var buf bytes.Buffer
+	if err := WriteTable(&buf, summary(t, "storm")); err != nil || !strings.Contains(buf.String(), "metastability: did not recover for") {
+		t.Errorf("table does not give the verdict (%v):\n%s", err, buf.String())
+	}
+}
+
+func TestWriteTableSaturation(t *testing.T) {
+	criteria := reports.Criteria{SLO: reports.DefaultSLO}
+	held := reports.AnalyzeSaturation([]reports.StepPoint{
+		{Index: 1, Rate: 10, OfferedRate: 10, Requests: 10, Pass: true},
+		{Index: 2, Rate: 20, OfferedRate: 20, Requests: 20, Pass: true},
+	}, criteria)
+	held.USL = &reports.USL{Lambda: 25, R2: 1}
+	first := reports.AnalyzeSaturation([]reports.StepPoint{{Index: 1, Rate: 10, OfferedRate: 10, Requests: 10, ErrorRate: 0.5, GoodputRatio: 0.5}}, criteria)
+	tests := []struct {
+		name string
+		sat  *reports.Saturation
+		want []string
+	}{
+		{"not reached", held, []string{"saturation: not reached", "USL: no peak in sight, linear at λ=25.0/s"}},
+		{"first step failed", first, []string{"saturation: already at the first step, errors over budget"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, &reports.Summary{Saturation: tt.sat}); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("table lacks %q:\n%s", w, buf.String())
+				}
+			}
+		})
+	}
+}
+
+func TestRenderWriteErrors(t *testing.T) {
+	s := summary(t, "launch")
+	var full bytes.Buffer
+	if err := WriteTable(&full, s); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 10, 300, 1500, full.Len() - 10} {
+		if err := WriteTable(&failingWriter{n: n}, s); err == nil {
+			t.Errorf("WriteTable with a writer failing after %d bytes returned nil", n)
+		}
+	}
+	if err := WriteJSON(&failingWriter{n: 10}, s); err == nil {
+		t.Error("WriteJSON with a failing writer returned nil")
+	}
+}
+
+// TestWriteJSONIsTheFile checks that --format json prints summary.json byte
+// for byte.
+func TestWriteJSONIsTheFile(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join(inputs, "launch.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteJSON(&buf, summary(t, "launch")); err != nil {
+		t.Fatal(err)
+	}
+	if buf.String() != string(want) {
+		t.Errorf("WriteJSON differs from summary.json:\n%s", buf.String())
+	}
+}
+
+func TestSaturationReportGolden(t *testing.T) {
+	f, err := os.Open(filepath.Join(inputs, "saturation.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := reports.DecodeSaturationReport(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := WriteSaturationTable(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "saturation.txt", buf.Bytes())
+
+	for _, n := range []int{0, 100, buf.Len() / 2} {
+		if err := WriteSaturationTable(&failingWriter{n: n}, rep); err == nil {
+			t.Errorf("WriteSaturationTable with a writer failing after %d bytes returned nil", n)
+		}
+	}
+	var empty bytes.Buffer
+	if err := WriteSaturationTable(&empty, &reports.SaturationReport{Scenario: "x", Interrupted: true}); err != nil || !strings.Contains(empty.String(), "no step ran") {
+		t.Errorf("empty report: %v\n%s", err, empty.String())
+	}
+}
