@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/stampede-load/stampede/internal/textfile"
 )
 
 // RunInfoFile is the run folder's record of how the run was made.
@@ -48,7 +50,7 @@ func writeRunInfo(dir string, info RunInfo) error {
 // ReadRunInfo reads the record of the run in folder dir.
 func ReadRunInfo(dir string) (RunInfo, error) {
 	var info RunInfo
-	b, err := os.ReadFile(filepath.Join(dir, RunInfoFile))
+	b, err := textfile.Read(filepath.Join(dir, RunInfoFile), textfile.MaxConfig)
 	if err != nil {
 		return info, fmt.Errorf("%w: %w", ErrBadInput, err)
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stampede-load/stampede/internal/textfile"
 )
 
 // Parse reads a scenario from src and validates it. file names it in
@@ -24,9 +25,10 @@ func Parse(file string, src []byte) (*Scenario, error) {
 }
 
 // Load reads and parses the scenario file at path. A file that cannot be
-// read is an error wrapping both ErrInvalid and the file system's error.
+// read, or is larger than textfile.MaxConfig, is an error wrapping both
+// ErrInvalid and the cause; the size is checked before decoding.
 func Load(path string) (*Scenario, error) {
-	src, err := os.ReadFile(path)
+	src, err := textfile.Read(path, textfile.MaxConfig)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/stampede-load/stampede/internal/textfile"
 	"github.com/stampede-load/stampede/reports"
 )
 
@@ -35,6 +36,11 @@ func TestParseReportsProblemsWithFileLineAndKey(t *testing.T) {
 		{"malformed YAML", "name: x\nprofile: [\n", "2: yaml: did not find expected node content"},
 		{"tab indentation", "name: x\n\tprofile: []\n", "2: yaml: found a tab character that violates indentation"},
 		{"empty file", "", "1: the file is empty"},
+		{"name with a path", strings.Replace(minimal, "name: t", `name: "x/../../../tmp/elsewhere"`, 1), `1: name: "x/../../../tmp/elsewhere" must not contain a path separator`},
+		{"name with dots", strings.Replace(minimal, "name: t", `name: "x..y"`, 1), `1: name: "x..y" must not contain ".."`},
+		{"name with NUL", strings.Replace(minimal, "name: t", `name: "x\0y"`, 1), `1: name: "x\x00y" must not contain control characters`},
+		{"name with an escape", strings.Replace(minimal, "name: t", `name: "x\e[2Jy"`, 1), `1: name: "x\x1b[2Jy" must not contain control characters`},
+		{"name too long", strings.Replace(minimal, "name: t", "name: "+strings.Repeat("n", 101), 1), `1: name: "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn..." is longer than 100 bytes`},
 		{"only comments", "# nothing\n", "1: the file is empty"},
 		{"not a mapping", "- a\n- b\n", "1: want a mapping"},
 		{"second document", minimal + "---\nname: u\n", "8: a scenario file holds one YAML document"},
@@ -392,4 +398,44 @@ func TestFormatDocParses(t *testing.T) {
 	if len(s.Profile.Stages) != 5+20 || len(s.Outages) != 1 || s.Login == nil {
 		t.Errorf("stages %d outages %d", len(s.Profile.Stages), len(s.Outages))
 	}
+}
+
+func TestNameFromFileIsSafe(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a\x1b[2Jb..c.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(minimal, "name: t\n", "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "a_[2Jb__c"; s.Name != want {
+		t.Fatalf("name = %q, want %q", s.Name, want)
+	}
+}
+
+func TestLoadRefusesHugeFiles(t *testing.T) {
+	for _, path := range []string{"/dev/zero", writeHuge(t)} {
+		_, err := Load(path)
+		if !errors.Is(err, ErrInvalid) || !errors.Is(err, textfile.ErrTooLarge) {
+			t.Fatalf("Load(%s) = %v; want ErrInvalid and ErrTooLarge", path, err)
+		}
+		if len(err.Error()) > 200 {
+			t.Fatalf("error of %d bytes", len(err.Error()))
+		}
+	}
+}
+
+// writeHuge writes a scenario of keys just over the size limit.
+func writeHuge(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	var b strings.Builder
+	for i := 0; b.Len() <= textfile.MaxConfig; i++ {
+		fmt.Fprintf(&b, "k%d: v\n", i)
+	}
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -56,7 +58,10 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 	}
 	s.Name = strings.TrimSpace(o.str("name"))
 	if s.Name == "" {
-		s.Name = strings.TrimSuffix(filepath.Base(d.file), filepath.Ext(d.file))
+		s.Name = safeName(strings.TrimSuffix(filepath.Base(d.file), filepath.Ext(d.file)))
+	} else if why := nameProblem(s.Name); why != "" {
+		_, n, _ := o.scalar("name")
+		d.add(n, o.key("name"), "%q %s", clip(s.Name, 40), why)
 	}
 	s.Description = strings.TrimSpace(o.str("description"))
 	d.target(o)
@@ -338,4 +343,44 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// maxNameLen bounds a scenario name, which becomes part of a run folder's
+// name.
+const maxNameLen = 100 // bytes
+
+// nameProblem says what makes name unfit to be part of a file name (the
+// default run folder is runs/TIME-NAME), or "" when it is fine: a name must
+// not steer where files go, nor carry terminal control sequences.
+func nameProblem(name string) string {
+	switch {
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("is longer than %d bytes", maxNameLen)
+	case strings.ContainsAny(name, `/\`):
+		return "must not contain a path separator"
+	case strings.Contains(name, ".."):
+		return `must not contain ".."`
+	case strings.ContainsFunc(name, unicode.IsControl):
+		return "must not contain control characters"
+	case !utf8.ValidString(name):
+		return "is not valid UTF-8"
+	}
+	return ""
+}
+
+// safeName makes a name taken from a file name fit nameProblem, replacing
+// what is not allowed with "_".
+func safeName(name string) string {
+	name = strings.ToValidUTF8(name, "_")
+	name = strings.Map(func(r rune) rune {
+		if r == '/' || r == '\\' || unicode.IsControl(r) {
+			return '_'
+		}
+		return r
+	}, name)
+	name = strings.ReplaceAll(name, "..", "__")
+	if len(name) > maxNameLen {
+		name = strings.ToValidUTF8(name[:maxNameLen], "")
+	}
+	return name
 }

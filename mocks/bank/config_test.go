@@ -3,6 +3,7 @@ package bank
 import (
 	"bytes"
 	"errors"
+	"github.com/stampede-load/stampede/internal/textfile"
 	"io/fs"
 	"path/filepath"
 	"reflect"
@@ -301,6 +302,12 @@ func TestLoadConfig(t *testing.T) {
 		writeFile(t, path, "iban:\n  servers: -1\n")
 		_, err := LoadConfig(path)
 		if err == nil || !strings.HasPrefix(err.Error(), path+":2: iban.servers:") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("endless device", func(t *testing.T) {
+		_, err := LoadConfig("/dev/zero")
+		if !errors.Is(err, ErrInvalidConfig) || !errors.Is(err, textfile.ErrTooLarge) {
 			t.Fatalf("err = %v", err)
 		}
 	})

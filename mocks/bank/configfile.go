@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -13,13 +12,16 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stampede-load/stampede/internal/textfile"
 )
 
-// LoadConfig reads and validates the banks file at path. An unreadable or
-// invalid file gives an error matching ErrInvalidConfig; the problems read
+// LoadConfig reads and validates the banks file at path. An unreadable,
+// invalid or oversized file (over textfile.MaxConfig, checked before
+// decoding) gives an error matching ErrInvalidConfig; the problems read
 // path:line: key: message, every one of them at once.
 func LoadConfig(path string) (Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := textfile.Read(path, textfile.MaxConfig)
 	if err != nil {
 		return Config{}, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
