@@ -36,6 +36,13 @@ func TestParseReportsProblemsWithFileLineAndKey(t *testing.T) {
 		{"malformed YAML", "name: x\nprofile: [\n", "2: yaml: did not find expected node content"},
 		{"tab indentation", "name: x\n\tprofile: []\n", "2: yaml: found a tab character that violates indentation"},
 		{"empty file", "", "1: the file is empty"},
+		{"weights add up to infinity", withLines(
+			"name: t",
+			"profile: [{hold: {rate: 1/s, duration: 1s}}]",
+			"journeys:",
+			"  - {name: a, weight: 1.7e308, steps: [{name: s, path: /}]}",
+			"  - {name: b, weight: 1.7e308, steps: [{name: s, path: /}]}",
+		), "4: journeys: the journeys' weights add up to more than a float64 holds"},
 		{"name with a path", strings.Replace(minimal, "name: t", `name: "x/../../../tmp/elsewhere"`, 1), `1: name: "x/../../../tmp/elsewhere" must not contain a path separator`},
 		{"name with dots", strings.Replace(minimal, "name: t", `name: "x..y"`, 1), `1: name: "x..y" must not contain ".."`},
 		{"name with NUL", strings.Replace(minimal, "name: t", `name: "x\0y"`, 1), `1: name: "x\x00y" must not contain control characters`},

@@ -29,15 +29,15 @@ func Quick(o QuickOptions) (*Scenario, error) {
 	u, err := url.Parse(o.URL)
 	switch {
 	case err != nil:
-		return nil, invalidf("--url %q: %w", o.URL, err)
+		return nil, invalidf("--url %q: %w", clip(o.URL, 80), err)
 	case u.Scheme != "http" && u.Scheme != "https":
-		return nil, invalidf("--url %q: want an http:// or https:// URL", o.URL)
+		return nil, invalidf("--url %q: want an http:// or https:// URL", clip(o.URL, 80))
 	case u.Host == "":
-		return nil, invalidf("--url %q has no host", o.URL)
+		return nil, invalidf("--url %q has no host", clip(o.URL, 80))
 	case !(o.Rate > 0) || o.Rate > MaxRate:
 		return nil, invalidf("--rate %s: want a positive rate up to %s", o.Rate, MaxRate)
-	case o.Duration <= 0:
-		return nil, invalidf("--duration %s: want a positive duration", o.Duration)
+	case o.Duration <= 0 || o.Duration > maxDuration:
+		return nil, invalidf("--duration %s: want a positive duration up to %s", o.Duration, maxDuration)
 	case o.Timeout < 0:
 		return nil, invalidf("--timeout %s: want a positive duration", o.Timeout)
 	}
@@ -46,7 +46,7 @@ func Quick(o QuickOptions) (*Scenario, error) {
 		method = http.MethodGet
 	}
 	if !validHeaderName(method) {
-		return nil, invalidf("--method %q is not an HTTP method", o.Method)
+		return nil, invalidf("--method %q is not an HTTP method", clip(o.Method, 40))
 	}
 	path := u.EscapedPath()
 	if path == "" {
@@ -60,7 +60,10 @@ func Quick(o QuickOptions) (*Scenario, error) {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !validHeaderName(name) {
-			return nil, invalidf("--header %q: want \"Key: Value\"", h)
+			return nil, invalidf("--header %q: want \"Key: Value\"", clip(h, 80))
+		}
+		if strings.ContainsFunc(value, func(r rune) bool { return r != '\t' && (r < ' ' || r == 0x7f) }) {
+			return nil, invalidf("--header %q: a value must not hold a line break or control character", clip(h, 80))
 		}
 		st.Headers = append(st.Headers, Header{Name: http.CanonicalHeaderKey(name), Value: ConstTemplate(strings.TrimSpace(value))})
 	}

@@ -64,6 +64,10 @@ func TestQuickRejectsBadOptions(t *testing.T) {
 		{"negative timeout", func(o *QuickOptions) { o.Timeout = -time.Second }},
 		{"header without colon", func(o *QuickOptions) { o.Headers = []string{"Authorization Bearer"} }},
 		{"bad method", func(o *QuickOptions) { o.Method = "GE T" }},
+		{"CRLF in a header", func(o *QuickOptions) { o.Headers = []string{"X-A: b\r\nX-Injected: 1"} }},
+		{"LF in a header", func(o *QuickOptions) { o.Headers = []string{"X-A: b\nc"} }},
+		{"NUL in a header", func(o *QuickOptions) { o.Headers = []string{"X-A: b\x00"} }},
+		{"duration over the cap", func(o *QuickOptions) { o.Duration = maxDuration + time.Second }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

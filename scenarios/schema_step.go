@@ -3,6 +3,7 @@ package scenarios
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -81,6 +82,13 @@ func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Jour
 			j.Steps = append(j.Steps, st)
 		}
 		out = append(out, j)
+	}
+	total := 0.0
+	for _, j := range out {
+		total += j.Weight
+	}
+	if math.IsInf(total, 0) {
+		d.add(n, key, "the journeys' weights add up to more than a float64 holds; use smaller weights")
 	}
 	return out
 }
