@@ -215,7 +215,7 @@ func (a *Accumulator) add(r *Result) {
 		}
 		mt.count++
 		if mt.count == 1 || (!r.Intended.IsZero() && (mt.onset.IsZero() || r.Intended.Before(mt.onset))) {
-			mt.onset, mt.example, mt.message, mt.step = r.Intended, exampleOf(r), truncateUTF8(r.Message, maxExampleBytes), sk
+			mt.onset, mt.example, mt.message, mt.step = r.Intended, exampleOf(r), printableClip(r.Message, maxExampleBytes), sk
 		}
 		st.modes[k]++
 	}
@@ -274,7 +274,7 @@ func exampleOf(r *Result) string {
 	if s == "" {
 		s = r.Method + " " + r.URL
 	}
-	return truncateUTF8(s, maxExampleBytes)
+	return printableClip(s, maxExampleBytes)
 }
 
 // ObserveInFlight records the engine's in-flight gauge at time at: the

@@ -3,6 +3,7 @@ package reports
 import (
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/stampede-load/stampede/reports/internal/jsonscan"
@@ -67,32 +68,35 @@ func (k modeKey) mode() ErrorMode {
 }
 
 func classifyKey(r *Result) modeKey {
+	up := r.Upstream
+	if up != "" {
+		up = printableClip(up, maxAppCodeBytes)
+	}
 	switch {
 	case r.Dropped:
-		return modeKey{kind: ModeDropped, upstream: r.Upstream}
+		return modeKey{kind: ModeDropped, upstream: up}
 	case r.Error != "":
-		return modeKey{kind: ClassifyTransport(r.Error), upstream: r.Upstream}
+		return modeKey{kind: ClassifyTransport(r.Error), upstream: up}
 	case r.OK:
 		return modeKey{}
 	case r.Code != 0:
-		return modeKey{code: r.Code, app: appCode(r.ErrorCode), upstream: r.Upstream}
+		return modeKey{code: r.Code, app: appCode(r.ErrorCode), upstream: up}
 	default:
-		return modeKey{kind: ModeTransport, upstream: r.Upstream}
+		return modeKey{kind: ModeTransport, upstream: up}
 	}
 }
 
 // appCode trims an application error code and cuts it to a bounded length
 // on a rune boundary.
 func appCode(s string) string {
-	s = strings.TrimSpace(s)
-	if len(s) <= maxAppCodeBytes {
-		return s
-	}
-	return truncateUTF8(s, maxAppCodeBytes)
+	return printableClip(strings.TrimSpace(s), maxAppCodeBytes)
 }
 
-// truncateUTF8 cuts s to at most n bytes without splitting a rune.
-func truncateUTF8(s string, n int) string {
+// printableClip makes s printable (see Printable) and cuts it to at most n
+// bytes without splitting a rune: text from the target reaches terminals
+// and reports through it.
+func printableClip(s string, n int) string {
+	s = Printable(s)
 	if len(s) <= n {
 		return s
 	}
@@ -100,6 +104,27 @@ func truncateUTF8(s string, n int) string {
 		n--
 	}
 	return s[:n]
+}
+
+// Printable returns s with every control character (C0, DEL and C1,
+// line breaks and tabs included) and every invalid UTF-8 byte replaced by
+// "?", so that text from a target or a file cannot move a terminal's
+// cursor, clear its screen or set its title when printed.
+func Printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) }) {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i, r := range s {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsControl(r) || (r == utf8.RuneError && size == 1) {
+			b.WriteByte('?')
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 // transportPatterns map fragments of Go's transport error texts to modes,
@@ -212,7 +237,7 @@ func ParseErrorBody(body []byte) (code, message string) {
 			message = f.nested.detail
 		}
 	}
-	return appCode(code), truncateUTF8(strings.TrimSpace(message), maxMessageBytes)
+	return appCode(code), printableClip(strings.TrimSpace(message), maxMessageBytes)
 }
 
 type errorFields struct {

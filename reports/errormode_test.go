@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -173,6 +174,7 @@ func TestParseErrorBody(t *testing.T) {
 		{"nested error object", `{"error":{"code":"E1","message":"nested"}}`, "E1", "nested"},
 		{"top level wins over nested", `{"error":{"code":"E1"},"code":"TOP"}`, "TOP", ""},
 		{"escapes", `{"code":"A\"B","message":"caf\u00e9 \ud83d\ude00"}`, `A"B`, "café 😀"},
+		{"terminal escapes", `{"code":"A\u001b[2J","message":"x\u0007y\nz\u009b"}`, "A?[2J", "x?y?z?"},
 		{"other members skipped", `{"x":[1,{"y":null}],"code":"C","z":true}`, "C", ""},
 		{"non-string code ignored", `{"code":{"a":1},"message":"m"}`, "", "m"},
 		{"whitespace", " \n{ \"code\" : \"C\" }\n", "C", ""},
@@ -207,8 +209,11 @@ func FuzzParseErrorBody(f *testing.F) {
 		if len(code) > maxAppCodeBytes || len(msg) > maxMessageBytes {
 			t.Fatalf("results too long: %d, %d bytes", len(code), len(msg))
 		}
-		if utf8.Valid(body) && (!utf8.ValidString(code) || !utf8.ValidString(msg)) {
-			t.Fatalf("valid UTF-8 in, invalid out: %q %q", code, msg)
+		if !utf8.ValidString(code) || !utf8.ValidString(msg) {
+			t.Fatalf("invalid UTF-8 out: %q %q", code, msg)
+		}
+		if strings.ContainsFunc(code+msg, unicode.IsControl) {
+			t.Fatalf("control characters out: %q %q", code, msg)
 		}
 	})
 }
@@ -218,6 +223,37 @@ func BenchmarkParseErrorBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ParseErrorBody(body)
+	}
+}
+
+func TestPrintable(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"café 😀", "café 😀"},
+		{"\x1b[2J\x1b]0;title\x07", "?[2J?]0;title?"},
+		{"a\r\nb\tc", "a??b?c"},
+		{"\u009b31m", "?31m"}, // C1 control sequence introducer
+		{"\xff\xfe", "??"},
+		{"\x7f", "?"},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		if got := Printable(tt.in); got != tt.want {
+			t.Errorf("Printable(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTargetTextIsPrintable(t *testing.T) {
+	a := NewAccumulator()
+	a.Add(&Result{Code: 503, ErrorCode: "Q\x1b[2J", Message: "m\x1b]0;pwn\x07", Upstream: "nexi\x1b[31m", Intended: t0})
+	s := a.Summary(SummaryMeta{})
+	if len(s.Errors) != 1 {
+		t.Fatalf("errors %+v", s.Errors)
+	}
+	e := s.Errors[0]
+	if e.Mode != "http 503 Q?[2J" || e.Upstream != "nexi?[31m" || e.Example != "m?]0;pwn?" {
+		t.Fatalf("mode %q upstream %q example %q", e.Mode, e.Upstream, e.Example)
 	}
 }
 

@@ -36,6 +36,8 @@ func TestParseReportsProblemsWithFileLineAndKey(t *testing.T) {
 		{"malformed YAML", "name: x\nprofile: [\n", "2: yaml: did not find expected node content"},
 		{"tab indentation", "name: x\n\tprofile: []\n", "2: yaml: found a tab character that violates indentation"},
 		{"empty file", "", "1: the file is empty"},
+		{"step name with an escape", scenarioWith(`      - {name: "s\e[2J", path: /}`), `7: journeys[0].steps[0].name: "s\x1b[2J" must not contain control characters`},
+		{"journey name with a bell", strings.Replace(minimal, "  - name: j", `  - name: "j\a"`, 1), `5: journeys[0].name: "j\a" must not contain control characters`},
 		{"weights add up to infinity", withLines(
 			"name: t",
 			"profile: [{hold: {rate: 1/s, duration: 1s}}]",

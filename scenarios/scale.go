@@ -35,6 +35,34 @@ func (s *Scenario) Scale(timeScale, rateScale float64) {
 	}
 }
 
+// MaxTimeScale is the largest time compression Scale is asked for: a day
+// in under a tenth of a second.
+const MaxTimeScale = 1e6
+
+// CheckScale says whether Scale(timeScale, rateScale) makes sense for this
+// scenario: both factors positive and finite, the time scale at most
+// MaxTimeScale, and the scaled peak rate at most MaxRate. Its error wraps
+// ErrInvalid and names the flag (--time-scale or --rate-scale).
+func (s *Scenario) CheckScale(timeScale, rateScale float64) error {
+	for _, f := range []struct {
+		flag string
+		v    float64
+	}{{"--time-scale", timeScale}, {"--rate-scale", rateScale}} {
+		if !(f.v > 0) || math.IsInf(f.v, 0) {
+			return invalidf("%s %v: want a positive finite number", f.flag, f.v)
+		}
+	}
+	if timeScale > MaxTimeScale {
+		return invalidf("--time-scale %v is above the maximum of %v", timeScale, MaxTimeScale)
+	}
+	if s.Profile != nil {
+		if peak := float64(s.Profile.Peak()) * rateScale; !(peak <= float64(MaxRate)) {
+			return invalidf("--rate-scale %v takes the peak rate to %.3g/s, above the maximum of %s", rateScale, peak, MaxRate)
+		}
+	}
+	return nil
+}
+
 // scale divides the profile's durations by t and multiplies its rates by r.
 func (p *Profile) scale(t, r float64) {
 	for i := range p.Stages {

@@ -1,7 +1,9 @@
 package scenarios
 
 import (
+	"errors"
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,5 +70,45 @@ func TestScale(t *testing.T) {
 		if st.Duration < 1 {
 			t.Errorf("a stage shrank to %s", st.Duration)
 		}
+	}
+}
+
+func TestCheckScale(t *testing.T) {
+	s, err := LoadStock("launch-day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	peak := float64(s.Profile.Peak())
+	tests := []struct {
+		name      string
+		time      float64
+		rate      float64
+		wantError string // fragment; "" for none
+	}{
+		{"defaults", 1, 1, ""},
+		{"compressed and scaled down", 120, 0.05, ""},
+		{"highest time scale", MaxTimeScale, 1, ""},
+		{"highest rate scale", 1, float64(MaxRate) / peak, ""},
+		{"NaN time", math.NaN(), 1, "--time-scale NaN"},
+		{"Inf time", math.Inf(1), 1, "--time-scale +Inf"},
+		{"zero time", 0, 1, "--time-scale 0"},
+		{"negative time", -2, 1, "--time-scale -2"},
+		{"time over the cap", MaxTimeScale * 2, 1, "--time-scale 2e+06 is above the maximum"},
+		{"NaN rate", 1, math.NaN(), "--rate-scale NaN"},
+		{"Inf rate", 1, math.Inf(1), "--rate-scale +Inf"},
+		{"negative Inf rate", 1, math.Inf(-1), "--rate-scale -Inf"},
+		{"huge rate", 1, 1e300, "--rate-scale 1e+300 takes the peak rate to"},
+		{"rate just over the cap", 1, float64(MaxRate) / peak * 1.001, "above the maximum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := s.CheckScale(tt.time, tt.rate)
+			switch {
+			case tt.wantError == "" && err != nil:
+				t.Fatalf("CheckScale(%v, %v) = %v", tt.time, tt.rate, err)
+			case tt.wantError != "" && (!errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.wantError)):
+				t.Fatalf("CheckScale(%v, %v) = %v; want ErrInvalid and %q", tt.time, tt.rate, err, tt.wantError)
+			}
+		})
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 )
@@ -55,6 +57,7 @@ func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Jour
 		j := &Journey{Weight: 1, Line: o.at.Line}
 		if o.require("name") {
 			j.Name = strings.TrimSpace(o.str("name"))
+			d.printableName(o, j.Name)
 			if slices.ContainsFunc(out, func(x *Journey) bool { return x.Name == j.Name }) {
 				d.add(o.keys["name"], o.key("name"), "journey %q is defined twice", j.Name)
 			}
@@ -93,6 +96,15 @@ func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Jour
 	return out
 }
 
+// printableName refuses a journey or step name that would print control
+// characters: names reach the terminal in tables and progress lines.
+func (d *decoder) printableName(o *object, name string) {
+	if strings.ContainsFunc(name, unicode.IsControl) || !utf8.ValidString(name) {
+		_, n, _ := o.scalar("name")
+		d.add(n, o.key("name"), "%q must not contain control characters or invalid UTF-8", clip(name, 40))
+	}
+}
+
 // part is a templated part of a request, kept with where it was written so
 // the trial run can report against it.
 type part struct {
@@ -117,6 +129,7 @@ func (d *decoder) step(n *yaml.Node, key string, sc *scope, inherited []Header) 
 	}
 	if v := strings.TrimSpace(o.str("name")); v != "" {
 		st.Name = v
+		d.printableName(o, v)
 	} else if sc.journey != "" {
 		o.require("name")
 	}

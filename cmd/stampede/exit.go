@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
@@ -49,4 +52,37 @@ func exitCode(err error) int {
 		return exitBadInput // a results file that is not one: file:line says where
 	}
 	return exitRuntime
+}
+
+// Bounds of the error text printed on exit: problems quote the input, and
+// the input may be megabytes of one line or a file that is not a scenario.
+const (
+	maxErrorLineBytes = 300
+	maxErrorLines     = 40
+)
+
+// errorText is err's message made safe for a terminal: every line is
+// stripped of control characters and cut to maxErrorLineBytes, and at most
+// maxErrorLines lines are kept.
+func errorText(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	more := 0
+	if len(lines) > maxErrorLines {
+		lines, more = lines[:maxErrorLines], len(lines)-maxErrorLines
+	}
+	for i, l := range lines {
+		l = reports.Printable(l)
+		if len(l) > maxErrorLineBytes {
+			cut := maxErrorLineBytes
+			for cut > 0 && !utf8.RuneStart(l[cut]) {
+				cut--
+			}
+			l = l[:cut] + "..."
+		}
+		lines[i] = l
+	}
+	if more > 0 {
+		lines = append(lines, fmt.Sprintf("(and %d more lines)", more))
+	}
+	return strings.Join(lines, "\n")
 }

@@ -30,19 +30,20 @@ func main() {
 	stop()
 	code := exitCode(err)
 	if err != nil && code != exitInterrupted {
-		fmt.Fprintln(os.Stderr, "stampede:", err)
+		fmt.Fprintln(os.Stderr, "stampede:", errorText(err))
 	}
 	os.Exit(code)
 }
 
-// interruptible returns a context cancelled by the first SIGINT or SIGTERM,
+// interruptible returns a context cancelled by the first SIGINT, SIGTERM
+// or SIGHUP (the terminal went away),
 // so a run can stop cleanly; a second signal exits at once with code 130,
 // leaving the results file as it was last flushed (at most a second old).
 func interruptible() (context.Context, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	sig := make(chan os.Signal, 2)
 	done := make(chan struct{}) // closed when the command has finished
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	go func() {
 		select {
 		case <-sig:

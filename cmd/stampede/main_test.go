@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -44,6 +45,11 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte("name: x\nprofile:\n  - hold: {rate: 10, duration: 1s}\n"), 0o644)
+	earlier := filepath.Join(dir, "earlier")
+	os.Mkdir(earlier, 0o755)
+	os.WriteFile(filepath.Join(earlier, "run.json"), []byte("{}"), 0o644)
+	quick := []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s"}
+	with := func(extra ...string) []string { return append(slices.Clone(quick), extra...) }
 	tests := []struct {
 		name string
 		args []string
@@ -67,6 +73,18 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"negative duration on a scenario", []string{"run", "ci-smoke", "--duration", "-5s"}, "--duration"},
 		{"zero in-flight cap", []string{"run", "ci-smoke", "--max-inflight", "0"}, "--max-inflight"},
 		{"negative max wait", []string{"run", "ci-smoke", "--max-wait", "-1s"}, "--max-wait"},
+		{"NaN rate scale", with("--rate-scale", "NaN"), "--rate-scale NaN"},
+		{"Inf time scale", with("--time-scale", "Inf"), "--time-scale +Inf"},
+		{"huge rate scale", []string{"run", "ci-smoke", "--target", srv.URL, "--rate-scale", "1e300"}, "--rate-scale 1e+300"},
+		{"huge rate scale on saturate", []string{"saturate", "--url", srv.URL, "--start", "10/s", "--step", "10/s", "--step-duration", "1s", "--rate-scale", "NaN"}, "--rate-scale NaN"},
+		{"quick duration over the cap", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "20000h"}, "--duration"},
+		{"CRLF in a header", with("--header", "X-A: b\r\nX-Injected: 1"), "--header"},
+		{"unknown command", []string{"frobnicate"}, "frobnicate"},
+		{"unknown mocks subcommand", []string{"mocks", "bogus"}, "bogus"},
+		{"unknown stack subcommand", []string{"stack", "bogus"}, "bogus"},
+		{"out on an earlier run", with("--out", earlier), "--force"},
+		{"out on a file", with("--out", bad), "--out"},
+		{"scenario from an endless device", []string{"run", "/dev/zero"}, "too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -102,6 +120,19 @@ func TestQuickRunPrintsSummaryJSON(t *testing.T) {
 	onDisk, err := os.ReadFile(filepath.Join(out, "summary.json"))
 	if err != nil || !bytes.Contains(onDisk, []byte(`"requests": 50`)) {
 		t.Fatalf("summary.json: %v\n%s", err, onDisk)
+	}
+
+	// The same folder again is refused; with --force it is replaced.
+	again := []string{"run", "--url", srv.URL + "/x", "--rate", "20/s", "--duration", "1s", "--out", out, "--format", "json", "--quiet"}
+	if code, _, stderr := cli(t, again...); code != exitBadInput || !strings.Contains(stderr, "--force") {
+		t.Fatalf("second run into %s: exit %d, %s", out, code, stderr)
+	}
+	code, stdout, stderr = cli(t, append(again, "--force")...)
+	if code != exitOK {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil || s.Requests != 20 {
+		t.Fatalf("--force summary: %v %+v", err, s)
 	}
 }
 
@@ -141,45 +172,51 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-// TestSIGINTLeavesReadableResults runs the real binary, interrupts it, and
-// reads what it left.
+// TestSIGINTLeavesReadableResults runs the real binary, interrupts it with
+// each signal that means "stop" (SIGINT, SIGTERM, and SIGHUP for a closed
+// terminal), and reads what it left.
 func TestSIGINTLeavesReadableResults(t *testing.T) {
 	bin := buildStampede(t)
 	srv := okServer(t)
-	runDir := filepath.Join(t.TempDir(), "run")
-	cmd := exec.Command(bin, "run", "--url", srv.URL+"/", "--rate", "200/s", "--duration", "1m", "--out", runDir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	results := filepath.Join(runDir, "results.jsonl")
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		if fi, err := os.Stat(results); err == nil && fi.Size() > 0 {
-			break // the run is under way and has flushed results
-		}
-		if time.Now().After(deadline) {
-			cmd.Process.Kill()
-			t.Fatalf("no results after 20s; stderr: %s", stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond) // polling a file another process writes
-	}
-	cmd.Process.Signal(syscall.SIGINT)
-	err := cmd.Wait()
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
-		t.Fatalf("exit: %v, want 130; stderr: %s", err, stderr.String())
-	}
-	if n := countResults(t, results); n == 0 {
-		t.Fatal("no results read")
-	}
-	sum, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
-	if err != nil || !bytes.Contains(sum, []byte(`"interrupted": true`)) {
-		t.Fatalf("summary.json after interrupt: %v\n%s", err, sum)
-	}
-	if !strings.Contains(stdout.String(), "run folder:") {
-		t.Errorf("no summary printed: %s", stdout.String())
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP} {
+		t.Run(sig.String(), func(t *testing.T) {
+			runDir := filepath.Join(t.TempDir(), "run")
+			cmd := exec.Command(bin, "run", "--url", srv.URL+"/", "--rate", "200/s", "--duration", "1m", "--out", runDir)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			results := filepath.Join(runDir, "results.jsonl")
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				if fi, err := os.Stat(results); err == nil && fi.Size() > 0 {
+					break // the run is under way and has flushed results
+				}
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					t.Fatalf("no results after 20s; stderr: %s", stderr.String())
+				}
+				time.Sleep(50 * time.Millisecond) // polling a file another process writes
+			}
+			cmd.Process.Signal(sig)
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			if !errors.As(err, &exit) || exit.ExitCode() != exitInterrupted {
+				t.Fatalf("exit: %v, want 130; stderr: %s", err, stderr.String())
+			}
+			// The whole profile is 12,000 requests: fewer shows the signal cut it.
+			if n := countResults(t, results); n == 0 || n >= 12000 {
+				t.Fatalf("read %d results, want some and fewer than the profile's 12000", n)
+			}
+			sum, err := os.ReadFile(filepath.Join(runDir, "summary.json"))
+			if err != nil || !bytes.Contains(sum, []byte(`"interrupted": true`)) {
+				t.Fatalf("summary.json after interrupt: %v\n%s", err, sum)
+			}
+			if !strings.Contains(stdout.String(), "run folder:") {
+				t.Errorf("no summary printed: %s", stdout.String())
+			}
+		})
 	}
 }
 

@@ -13,6 +13,7 @@ func newCmdMocks(st *state) *cobra.Command {
 		Example: `  stampede mocks config > banks.yaml
   stampede mocks serve --config banks.yaml --addr 127.0.0.1:8181`,
 		Args: usageArgs(cobra.NoArgs),
+		RunE: showHelp,
 	}
 	cmd.AddCommand(newCmdMocksServe(st), newCmdMocksConfig(st))
 	return cmd

@@ -21,6 +21,8 @@ and how it fails.`,
   stampede scenarios`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          usageArgs(cobra.NoArgs),
+		RunE:          showHelp,
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return fmt.Errorf("%w: %w", errUsage, err)
@@ -46,3 +48,8 @@ func usageArgs(rule cobra.PositionalArgs) cobra.PositionalArgs {
 		return nil
 	}
 }
+
+// showHelp is the work of a command that only groups others: with no
+// arguments it prints its help; an unknown subcommand is refused by its
+// Args rule, as bad input, before it gets here.
+func showHelp(cmd *cobra.Command, _ []string) error { return cmd.Help() }

@@ -50,6 +50,7 @@ type runOptions struct {
 	startAt     string
 	startTol    time.Duration
 	out         string
+	force       bool // replace an earlier run in --out
 	format      string
 	quiet       bool
 }
@@ -143,6 +144,9 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 		ropts.Target = o.target
 	}
 	ropts.Info = replay.RunInfo{TimeScale: o.timeScale, RateScale: o.rateScale, Shard: o.shard}
+	if err := replay.PrepareRunFolder(ropts.Dir, o.force); err != nil {
+		return err
+	}
 	embedded := ropts.Target == "embedded"
 	if embedded {
 		emb, err := o.startEmbedded(ctx, sc, &ropts)
@@ -227,9 +231,6 @@ func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
 	default:
 		return nil, fmt.Errorf("%w: name a scenario (see 'stampede scenarios') or give --url", errUsage)
 	}
-	if o.timeScale <= 0 || o.rateScale <= 0 {
-		return nil, fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
-	}
 	switch {
 	case o.duration < 0:
 		return nil, fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
@@ -253,6 +254,9 @@ func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
 		if !o.rateScaleSet && sc.Embedded.RateScale > 0 {
 			o.rateScale = sc.Embedded.RateScale
 		}
+	}
+	if err := sc.CheckScale(o.timeScale, o.rateScale); err != nil {
+		return nil, err
 	}
 	sc.Scale(o.timeScale, o.rateScale)
 	if o.duration == 0 && o.embedded(sc) {
@@ -284,9 +288,6 @@ func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, 
 	}
 	if db == "" {
 		// Kept beside the results so the audit can be redone after the run.
-		if err := os.MkdirAll(ropts.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("run folder: %w", err)
-		}
 		db = filepath.Join(ropts.Dir, "stack.db")
 	}
 	banks := sc.Embedded.Banks
@@ -328,6 +329,7 @@ func (o *runOptions) addSharedFlags(f *pflag.FlagSet) {
 	f.IntVar(&o.maxInflight, "max-inflight", 10000, "journeys in flight at once; arrivals over the cap wait, and are charged their wait")
 	f.DurationVar(&o.maxWait, "max-wait", time.Second, "longest an arrival waits for an in-flight slot before it is dropped and counted")
 	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
+	f.BoolVar(&o.force, "force", false, "replace an earlier run in the --out folder (its results and embedded database)")
 	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
 	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
 	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")

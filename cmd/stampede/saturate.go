@@ -123,6 +123,9 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 	if o.target != "" {
 		so.Run.Target = o.target
 	}
+	if err := replay.PrepareRunFolder(so.Run.Dir, o.force); err != nil {
+		return err
+	}
 	if o.mocks != "" {
 		u, err := metricsURL(o.mocks)
 		if err != nil {

@@ -24,6 +24,7 @@ func newCmdStack(st *state) *cobra.Command {
 		Example: `  stampede mocks serve &
   stampede stack serve --banks-url http://127.0.0.1:8181 --profile hardened`,
 		Args: usageArgs(cobra.NoArgs),
+		RunE: showHelp,
 	}
 	cmd.AddCommand(newCmdStackServe(st))
 	return cmd

@@ -1,0 +1,83 @@
+package replay
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPrepareRunFolder(t *testing.T) {
+	write := func(t *testing.T, path string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("missing folder is created", func(t *testing.T) {
+		dir := filepath.Join(t.TempDir(), "a", "b")
+		if err := PrepareRunFolder(dir, false); err != nil {
+			t.Fatal(err)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			t.Fatalf("folder not created: %v", err)
+		}
+	})
+	t.Run("empty folder is used", func(t *testing.T) {
+		if err := PrepareRunFolder(t.TempDir(), false); err != nil {
+			t.Fatal(err)
+		}
+	})
+	for _, name := range runFiles {
+		t.Run("earlier run with "+name+" is refused", func(t *testing.T) {
+			dir := t.TempDir()
+			write(t, filepath.Join(dir, name))
+			err := PrepareRunFolder(dir, false)
+			if !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "--out") || !strings.Contains(err.Error(), "--force") {
+				t.Fatalf("err = %v; want bad input naming --out and --force", err)
+			}
+		})
+	}
+	t.Run("force removes the old database", func(t *testing.T) {
+		dir := t.TempDir()
+		for _, name := range []string{RunInfoFile, "stack.db", "stack.db-wal"} {
+			write(t, filepath.Join(dir, name))
+		}
+		if err := PrepareRunFolder(dir, true); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{"stack.db", "stack.db-wal"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("%s still there: %v", name, err)
+			}
+		}
+	})
+	t.Run("a file is refused", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "f")
+		write(t, path)
+		if err := PrepareRunFolder(path, true); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "is a file") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("under a file is refused", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "f")
+		write(t, path)
+		if err := PrepareRunFolder(filepath.Join(path, "run"), false); !errors.Is(err, ErrBadInput) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("unwritable folder is refused", func(t *testing.T) {
+		dir := t.TempDir()
+		if err := os.Chmod(dir, 0o555); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Chmod(dir, 0o755) })
+		if os.Geteuid() == 0 {
+			dir = "/proc" // root writes through permissions, not into procfs
+		}
+		if err := PrepareRunFolder(dir, false); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "not writable") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
