@@ -15,13 +15,13 @@ func TestPrepareRunFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Run("missing folder is created", func(t *testing.T) {
+	t.Run("missing folder is left to the run", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "a", "b")
 		if err := PrepareRunFolder(dir, false); err != nil {
 			t.Fatal(err)
 		}
-		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
-			t.Fatalf("folder not created: %v", err)
+		if _, err := os.Stat(filepath.Dir(dir)); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("a check created folders: %v", err)
 		}
 	})
 	t.Run("empty folder is used", func(t *testing.T) {
@@ -63,7 +63,7 @@ func TestPrepareRunFolder(t *testing.T) {
 	t.Run("under a file is refused", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "f")
 		write(t, path)
-		if err := PrepareRunFolder(filepath.Join(path, "run"), false); !errors.Is(err, ErrBadInput) {
+		if err := PrepareRunFolder(filepath.Join(path, "a", "run"), false); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "is a file") {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -78,6 +78,9 @@ func TestPrepareRunFolder(t *testing.T) {
 		}
 		if err := PrepareRunFolder(dir, false); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "not writable") {
 			t.Fatalf("err = %v", err)
+		}
+		if err := PrepareRunFolder(filepath.Join(dir, "new", "run"), false); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "not writable") {
+			t.Fatalf("under it: err = %v", err)
 		}
 	})
 }

@@ -67,7 +67,7 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"start-at not a time", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s", "--start-at", "soon"}, "--start-at"},
 		{"start-at past the tolerance", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s", "--out", dir,
 			"--shard", "2/3", "--start-at", "2020-12-08T09:00:00Z"}, "--start-at"},
-		{"unreachable target", []string{"run", "--url", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--out", dir}, "127.0.0.1:1"},
+		{"unreachable target", []string{"run", "--url", "http://127.0.0.1:1/", "--rate", "10/s", "--duration", "1s", "--out", filepath.Join(dir, "unreachable")}, "127.0.0.1:1"},
 		{"invalid scenario file", []string{"run", bad}, "bad.yaml:3"},
 		{"extra argument", []string{"version", "x"}, "version"},
 		{"negative duration on a scenario", []string{"run", "ci-smoke", "--duration", "-5s"}, "--duration"},

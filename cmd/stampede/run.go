@@ -288,6 +288,9 @@ func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, 
 	}
 	if db == "" {
 		// Kept beside the results so the audit can be redone after the run.
+		if err := os.MkdirAll(ropts.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("run folder: %w", err)
+		}
 		db = filepath.Join(ropts.Dir, "stack.db")
 	}
 	banks := sc.Embedded.Banks
