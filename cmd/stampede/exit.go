@@ -8,6 +8,7 @@ import (
 
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
+	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 )
