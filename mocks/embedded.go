@@ -45,18 +45,41 @@ type Embedded struct {
 // first arrival by the stack's start-up time (tens of milliseconds). Close
 // stops both.
 func Start(ctx context.Context, o Options) (*Embedded, error) {
+	cfg, err := BankConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	scfg, err := StackConfig(o)
+	if err != nil {
+		return nil, err
+	}
+	b, err := bank.NewServer(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("embedded bank mocks: %w", err)
+	}
+	scfg.BanksURL = b.URL
+	s, err := stack.NewServer(ctx, scfg)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("embedded stack: %w", err)
+	}
+	return &Embedded{URL: s.URL, BanksURL: b.URL, Bank: b, Stack: s}, nil
+}
+
+// BankConfig returns the configuration the embedded bank mocks start with:
+// the banks file (or the default banks), every station's capacity scaled by
+// CapacityScale, the outages injected. The simulator's model of the
+// reference stack is derived from it, so the two cannot drift.
+func BankConfig(o Options) (bank.Config, error) {
 	cfg := bank.DefaultConfig()
 	if o.BanksFile != "" {
 		var err error
 		if cfg, err = bank.LoadConfig(o.BanksFile); err != nil {
-			return nil, err
+			return bank.Config{}, err
 		}
 	}
 	cfg.Seed = o.Seed
-	scale := o.CapacityScale
-	if scale <= 0 {
-		scale = 1
-	}
+	scale := capacityScale(o)
 	for name, p := range cfg.Processors {
 		p.StationConfig = scaleStation(p.StationConfig, scale)
 		cfg.Processors[name] = p
@@ -66,35 +89,40 @@ func Start(ctx context.Context, o Options) (*Embedded, error) {
 		cfg.Banks[i].StationConfig = scaleStation(cfg.Banks[i].StationConfig, scale)
 	}
 	if err := injectOutages(&cfg, o.Outages); err != nil {
-		return nil, err
+		return bank.Config{}, err
 	}
-	b, err := bank.NewServer(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("embedded bank mocks: %w", err)
-	}
+	return cfg, nil
+}
+
+// StackConfig returns the configuration the embedded stack starts with,
+// defaults applied, but for the banks URL: the profile, the
+// database, the call timeout, and the admission limit, bulkheads and connection pool
+// scaled by CapacityScale. The simulator's model of the reference stack is
+// derived from it.
+func StackConfig(o Options) (stack.Config, error) {
 	profile := stack.Naive
 	if o.StackProfile == "hardened" {
 		profile = stack.Hardened
 	} else if o.StackProfile != "" && o.StackProfile != "naive" {
-		b.Close()
-		return nil, fmt.Errorf("%w: stack profile %q: want naive or hardened", scenarios.ErrInvalid, o.StackProfile)
+		return stack.Config{}, fmt.Errorf("%w: stack profile %q: want naive or hardened", scenarios.ErrInvalid, o.StackProfile)
 	}
-	scfg := stack.Config{
+	scale := capacityScale(o)
+	return stack.Config{
 		Profile:     profile,
-		CallTimeout: callTimeout(profile),
 		DB:          o.DB,
-		BanksURL:    b.URL,
+		CallTimeout: callTimeout(profile),
 		Seed:        uint64(o.Seed),
 		MaxInFlight: scaled(256, scale),
 		Bulkhead:    scaled(64, scale),
 		NaivePool:   scaled(128, scale),
+	}.WithDefaults(), nil
+}
+
+func capacityScale(o Options) float64 {
+	if o.CapacityScale <= 0 {
+		return 1
 	}
-	s, err := stack.NewServer(ctx, scfg)
-	if err != nil {
-		b.Close()
-		return nil, fmt.Errorf("embedded stack: %w", err)
-	}
-	return &Embedded{URL: s.URL, BanksURL: b.URL, Bank: b, Stack: s}, nil
+	return o.CapacityScale
 }
 
 // Close stops the stack (waiting for its in-flight requests), then the banks.

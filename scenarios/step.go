@@ -110,3 +110,28 @@ func (p *Poll) Again(body []byte) bool {
 	s, ok := text(v)
 	return ok && s == p.While
 }
+
+// Vars returns the names of the user variables the step's path, headers
+// and body read ({{.Vars.NAME}}), each once: a step whose variables an
+// earlier step failed to extract cannot be built, and its journey ends
+// there. An engine that models requests instead of rendering them checks
+// these.
+func (st *Step) Vars() []string {
+	var names []string
+	add := func(t *Template) {
+		if t == nil {
+			return
+		}
+		for _, r := range t.refs {
+			if len(r) == 2 && r[0] == "Vars" && !slices.Contains(names, r[1]) {
+				names = append(names, r[1])
+			}
+		}
+	}
+	add(st.Path)
+	for _, h := range st.Headers {
+		add(h.Value)
+	}
+	add(st.Body)
+	return names
+}

@@ -184,3 +184,22 @@ func TestWalkIsAFunctionOfSeedUserAndOutcomes(t *testing.T) {
 		t.Errorf("enroll-and-add-card drawn %d times of 2000, want about 1100 (weight 55%%)", n)
 	}
 }
+
+func TestStepVarsNamesWhatTemplatesRead(t *testing.T) {
+	s, err := LoadStock("launch-day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{"login": strings.Join(s.Login.Vars(), ",")}
+	for _, st := range s.Journeys[0].Steps {
+		got[st.Name] = strings.Join(st.Vars(), ",")
+	}
+	want := map[string]string{"login": "", "accept-terms": "token", "set-iban": "token", "list-banks": "token",
+		"bancomat-search": "token", "cobadge-search": "token", "cobadge-poll": "searchId,token",
+		"add-card": "token", "list-wallet": "token", "activate": "hpan,token"}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s reads %q, want %q", k, got[k], w)
+		}
+	}
+}

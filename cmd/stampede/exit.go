@@ -11,6 +11,7 @@ import (
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
+	"github.com/stampede-load/stampede/sim"
 )
 
 // Exit codes, documented in the README; CI pipelines script against them.
@@ -32,7 +33,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig}
+var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, sim.ErrInvalidModel}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

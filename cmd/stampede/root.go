@@ -30,6 +30,8 @@ and how it fails.`,
 	root.AddCommand(
 		newCmdRun(st, nil),
 		newCmdSaturate(st, nil),
+		newCmdSimulate(st),
+		newCmdSim(st),
 		newCmdScenarios(st),
 		newCmdMocks(st),
 		newCmdStack(st),

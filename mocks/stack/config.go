@@ -115,6 +115,10 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// WithDefaults returns c with every zero field set to its default, as
+// NewServer and Serve apply them (the simulator models a stack from it).
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
 // withDefaults returns c with every zero field set to its default.
 func (c Config) withDefaults() Config {
 	if c.Profile == "" {

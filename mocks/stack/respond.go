@@ -20,6 +20,12 @@ const (
 	MessageBancomatSearchFailed = "Non siamo riusciti a recuperare la tua carta PagoBancomat"
 	// MessageWalletUnavailable is shown when the wallet cannot be listed.
 	MessageWalletUnavailable = "Non è stato possibile caricare i tuoi metodi di pagamento"
+	// MessageCobadgeFailed is shown when the co-badge search fails.
+	MessageCobadgeFailed = messageCobadgeFailed
+	// MessageIBANFailed is shown when the IBAN cannot be checked.
+	MessageIBANFailed = messageIBANFailed
+	// MessageTemporary is shown for any other temporary failure.
+	MessageTemporary = messageTemporary
 )
 
 // maxBodyBytes is the largest request body the stack reads: 64 KiB.

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/scenarios"
+	"github.com/stampede-load/stampede/sim"
+	"github.com/stampede-load/stampede/sim/reference"
+)
+
+// simulateOptions are the flags of `stampede simulate`.
+type simulateOptions struct {
+	scenario     string
+	profile      string
+	banks        string
+	timeScale    float64
+	rateScale    float64
+	duration     time.Duration
+	asEmbedded   bool
+	seed         int64
+	seedSet      bool
+	out          string
+	results      string
+	format       string
+	replications int
+}
+
+func newCmdSimulate(st *state) *cobra.Command {
+	o := &simulateOptions{}
+	cmd := &cobra.Command{
+		Use:   "simulate SCENARIO [flags]",
+		Short: "Simulate a scenario against a model of the reference stack, at real scale in seconds",
+		Long: `simulate plays a scenario's users through a discrete-event model of the reference
+stack (its naive or hardened profile, derived from the parameters the embedded stack
+starts with) in virtual time. The users are the scenario's, as in a replay; the
+results go through the same summary, error modes, metastability and gates, with
+"source": "sim". Real scale by default: --as-embedded plays the scales a replay on
+the embedded stack uses (the scenario's embedded: defaults), capacity shrunk alike.`,
+		Example: `  stampede simulate launch-day
+  stampede simulate launch-day --profile hardened
+  stampede simulate launch-day --as-embedded          # what 'stampede run launch-day' measures`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.scenario = args[0]
+			o.seedSet = cmd.Flags().Changed("seed")
+			return simulateRun(cmd.Context(), st, o, cmd.Flags().Changed("time-scale"), cmd.Flags().Changed("rate-scale"))
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.profile, "profile", "", "stack profile to model: naive or hardened (default: the scenario's embedded profile)")
+	f.StringVar(&o.banks, "banks", "", "banks file the model's stations come from (default: the default banks)")
+	f.Float64Var(&o.timeScale, "time-scale", 1, "compress every duration of the scenario N-fold, keeping its rates")
+	f.Float64Var(&o.rateScale, "rate-scale", 1, "multiply every rate of the scenario by F; the model's capacity follows")
+	f.DurationVar(&o.duration, "duration", 0, "cap the simulated profile at this duration (after scaling)")
+	f.BoolVar(&o.asEmbedded, "as-embedded", false, "use the scenario's embedded: time and rate scales and duration")
+	f.Int64Var(&o.seed, "seed", 0, "seed for user behaviour and the stations' draws (default: the scenario's)")
+	f.StringVar(&o.out, "out", "", "run folder for summary.json (default runs/TIMESTAMP-SCENARIO-sim)")
+	f.StringVar(&o.results, "results", "none", "results file: all (every simulated request to results.jsonl) or none")
+	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
+	f.IntVar(&o.replications, "replications", 1, "independent replications (different seeds): headline figures as mean ± 95% interval")
+	return cmd
+}
+
+func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, rateSet bool) error {
+	switch {
+	case o.format != "table" && o.format != "json":
+		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
+	case o.results != "all" && o.results != "none":
+		return fmt.Errorf("%w: --results %q: want all or none", errUsage, o.results)
+	case o.timeScale <= 0 || o.rateScale <= 0:
+		return fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
+	case o.duration < 0:
+		return fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
+	case o.replications < 1:
+		return fmt.Errorf("%w: --replications %d must be at least 1", errUsage, o.replications)
+	}
+	sc, err := scenarios.Resolve(o.scenario)
+	if err != nil {
+		return err
+	}
+	if o.seedSet {
+		sc.Seed = o.seed
+	}
+	if o.asEmbedded {
+		if !timeSet && sc.Embedded.TimeScale > 0 {
+			o.timeScale = sc.Embedded.TimeScale
+		}
+		if !rateSet && sc.Embedded.RateScale > 0 {
+			o.rateScale = sc.Embedded.RateScale
+		}
+		if o.duration == 0 {
+			o.duration = sc.Embedded.Duration
+		}
+	}
+	sc.Scale(o.timeScale, o.rateScale)
+	if o.duration > 0 {
+		sc.Profile.Truncate(o.duration)
+	}
+	profile := o.profile
+	if profile == "" {
+		profile = sc.Embedded.StackProfile
+	}
+	banks := o.banks
+	if banks == "" {
+		banks = sc.Embedded.Banks
+	}
+	model, err := reference.Model(reference.Options{Profile: profile, BanksFile: banks, CapacityScale: o.rateScale})
+	if err != nil {
+		return err
+	}
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+sc.Name+"-sim")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("run folder: %w", err)
+	}
+	sopts := sim.Options{Scenario: sc, Model: model, Seed: uint64(sc.Seed)}
+	var file *reports.Writer
+	if o.results == "all" {
+		f, err := os.Create(filepath.Join(dir, "results.jsonl"))
+		if err != nil {
+			return fmt.Errorf("results file: %w", err)
+		}
+		defer f.Close()
+		file = reports.NewWriter(f, reports.WithAttack(sc.Name))
+		sopts.Sinks = append(sopts.Sinks, file)
+	}
+	wall := time.Now()
+	out, err := sim.Run(ctx, sopts)
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(wall)
+	if file != nil {
+		if err := file.Flush(); err != nil {
+			return fmt.Errorf("results file: %w", err)
+		}
+	}
+	if err := reports.WriteSummaryFile(filepath.Join(dir, "summary.json"), out.Summary); err != nil {
+		return err
+	}
+	if o.format == "json" {
+		err = reports.WriteJSON(st.stdout, out.Summary)
+	} else {
+		err = reports.WriteTable(st.stdout, out.Summary)
+		if err == nil {
+			err = sim.WriteFindings(st.stdout, out, sim.Scales{Time: o.timeScale, Rate: o.rateScale})
+		}
+		if err == nil {
+			_, err = fmt.Fprintf(st.stdout, "\nsimulated %s of %s in %s (%d events); run folder: %s\n",
+				time.Duration(out.Summary.DurationS*float64(time.Second)), sc.Name, elapsed.Round(time.Millisecond), out.Events, dir)
+		}
+	}
+	switch {
+	case err != nil:
+		return err
+	case out.Summary.Interrupted:
+		return errInterrupted
+	case !out.Summary.Passed():
+		return errGateFailed
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// Scales are the time and rate scales a simulation played its scenario at.
+type Scales struct{ Time, Rate float64 }
+
+// WriteFindings prints where and when the modelled stack saturated (the
+// first station to turn requests away), how it failed (the first error
+// modes, with their upstream, onset and offered rate), and, at real scale,
+// the simulation beside what was reported on launch day.
+func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
+	var b strings.Builder
+	b.WriteString("\nWhere the model saturated (first call a station failed, by station):\n")
+	first := []StationReport{}
+	for _, s := range out.Stations {
+		if s.FirstFailure >= 0 {
+			first = append(first, s)
+		}
+	}
+	sortByFailure(first)
+	if len(first) == 0 {
+		b.WriteString("  no station failed a call\n")
+	}
+	for i, s := range first {
+		if i == 6 {
+			fmt.Fprintf(&b, "  ... and %d more\n", len(first)-i)
+			break
+		}
+		fmt.Fprintf(&b, "  +%-8s %-8s %d servers, utilisation %.0f%%: %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack)\n",
+			s.FirstFailure.Round(100*time.Millisecond), s.Name, s.Servers, 100*s.Utilisation, s.Full, s.TimedOut, s.Cancelled)
+	}
+	sum := out.Summary
+	b.WriteString("How it failed (first error modes):\n")
+	errs := append(sum.Errors[:0:0], sum.Errors...)
+	sortByOnset(errs)
+	for i, e := range errs {
+		if i == 5 {
+			break
+		}
+		up := ""
+		if e.Upstream != "" {
+			up = " via " + e.Upstream
+		}
+		fmt.Fprintf(&b, "  +%.1fs at %.0f/s offered: %s%s (%d, %.1f%% of requests) %q\n",
+			e.OnsetS, e.OnsetOfferedRate, e.Mode, up, e.Count, 100*e.Share, e.Message)
+	}
+	if sc.Time == 1 && sc.Rate == 1 {
+		adds, ok := int64(0), int64(0)
+		for _, s := range sum.Steps {
+			if s.Name == "add-card" {
+				adds += s.Requests - s.Retries
+				ok += s.OK
+			}
+		}
+		peak := 0.0
+		for _, p := range sum.Series {
+			if p.Width > 0 {
+				peak = max(peak, float64(p.Offered)/p.Width)
+			}
+		}
+		b.WriteString("Beside launch day (8 Dec 2020, as reported):\n")
+		fmt.Fprintf(&b, "  peak request rate  %8.0f/s   reported about 6,000/s\n", peak)
+		fmt.Fprintf(&b, "  card adds (first)  %8d     reported almost 500,000\n", adds)
+		fmt.Fprintf(&b, "  cards saved        %8d     reported more than 324,000 successful registrations\n", ok)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func sortByFailure(s []StationReport) {
+	slices.SortStableFunc(s, func(a, b StationReport) int { return cmp.Compare(a.FirstFailure, b.FirstFailure) })
+}
+
+func sortByOnset(e []reports.ErrorSummary) {
+	slices.SortStableFunc(e, func(a, b reports.ErrorSummary) int { return cmp.Compare(a.OnsetS, b.OnsetS) })
+}

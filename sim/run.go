@@ -1,0 +1,373 @@
+package sim
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/scenarios"
+)
+
+// Options configure one simulated run. Scenario and Model are required.
+type Options struct {
+	Scenario *scenarios.Scenario
+	Model    *Model
+	// Seed seeds the stations' service draws and the stack's jitter; the
+	// users' behaviour comes from the scenario's seed, as in a replay.
+	Seed uint64
+	// Sinks receive every simulated result in the order results end in
+	// virtual time, as a replay's sinks do.
+	Sinks []reports.Sink
+	// Start is the virtual wall-clock time of the run's start, stamped on
+	// results; zero means 8 December 2020, 08:00 CET.
+	Start time.Time
+	// Grace is how long journeys under way may go on after the last
+	// arrival, as a replay's grace period (default 10s).
+	Grace time.Duration
+}
+
+// Outcome is what a simulated run leaves: the summary, as a replay's
+// ("source": "sim"), and what the model saw of its stations.
+type Outcome struct {
+	Summary  *reports.Summary
+	Events   uint64          // events the engine fired
+	Stations []StationReport // in the model's order
+}
+
+// StationReport is how a station fared: the first time it turned a request
+// away or let one wait out its max wait (its saturation), and its peaks.
+type StationReport struct {
+	Name         string
+	Servers      int
+	Arrivals     int64
+	Full         int64         // turned away: queue full
+	TimedOut     int64         // waited out the max wait
+	Cancelled    int64         // given up by the caller (the stack's call timeout)
+	FirstFailure time.Duration // first visit turned away, timed out in the queue or given up; -1 when none
+	PeakQueue    int
+	Utilisation  float64 // busy server-seconds over servers × the run's span
+}
+
+// LaunchDay is the virtual start of a simulation: 8 December 2020, 08:00
+// in Rome.
+var LaunchDay = time.Date(2020, 12, 8, 7, 0, 0, 0, time.UTC)
+
+// Run simulates o.Scenario's users walking their journeys through
+// o.Model, from the first arrival to the end of the profile plus the grace
+// period, and returns the summary the sinks' results make. Cancelling ctx
+// stops it early: the summary then covers what was simulated.
+func Run(ctx context.Context, o Options) (*Outcome, error) {
+	if o.Scenario == nil || o.Model == nil {
+		return nil, fmt.Errorf("%w: simulation needs a scenario and a model", ErrInvalidModel)
+	}
+	if err := o.Model.Validate(); err != nil {
+		return nil, err
+	}
+	if o.Start.IsZero() {
+		o.Start = LaunchDay
+	}
+	if o.Grace <= 0 {
+		o.Grace = 10 * time.Second
+	}
+	r, err := newRun(o)
+	if err != nil {
+		return nil, err
+	}
+	acc := reports.NewAccumulator(reports.WithStart(o.Start))
+	r.sinks = append(reports.Sinks{acc}, o.Sinks...)
+	r.e.At(0, &r.arrivals, 0)
+	interrupted := false
+	for r.e.Pending() > 0 {
+		if ctx.Err() != nil {
+			interrupted = true
+			break
+		}
+		until := r.e.Now() + time.Second
+		if r.lastArrival >= 0 && until > r.lastArrival+o.Grace {
+			until = r.lastArrival + o.Grace
+			r.e.Run(until)
+			break
+		}
+		r.e.Run(until)
+	}
+	r.cutOff()
+	planned := o.Scenario.Profile.Duration()
+	if interrupted {
+		planned = 0
+	}
+	sum := acc.Summary(reports.SummaryMeta{
+		Scenario: o.Scenario.Name, Source: "sim", Interrupted: interrupted, Duration: planned,
+		Gates: o.Scenario.Gates, SLO: o.Scenario.SLO, Series: true,
+	})
+	return &Outcome{Summary: sum, Events: r.e.Events(), Stations: r.report()}, nil
+}
+
+// run is the state of one simulation.
+type run struct {
+	o     Options
+	sc    *scenarios.Scenario
+	m     *Model
+	e     Engine
+	sinks reports.Sinks
+	res   reports.Result // the result being handed to the sinks
+	rng   *rand.Rand     // the stack's own draws (retry jitter)
+
+	arrivals    arrivalSource
+	lastArrival time.Duration // -1 until the profile has ended
+	routes      map[*scenarios.Step]*route
+	stations    map[string]*downstream
+	order       []*downstream
+	banks       map[string]*downstream // by ABI (the bank station's name)
+	dbRead      *Station
+	dbWrite     *Station
+	pool        *Station // the naive shared connection pool, or nil
+	inFlight    int      // requests the stack handles now
+	active      []*citizen
+	free        []*citizen
+}
+
+// route is a model route made ready for one scenario step.
+type route struct {
+	*Route
+	ops  []op
+	vars []string // user variables the step needs
+}
+
+type op struct {
+	kind     OpKind
+	stations []*downstream
+}
+
+// downstream is a station as the stack reaches it.
+type downstream struct {
+	spec    *StationSpec
+	st      *Station
+	bulk    int // calls in flight, for the bulkhead
+	breaker *breaker
+	stats   StationReport
+	busyInt float64 // ∫ busy dt, server-seconds
+	lastAt  time.Duration
+}
+
+func newRun(o Options) (*run, error) {
+	r := &run{o: o, sc: o.Scenario, m: o.Model, lastArrival: -1,
+		rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), stations: map[string]*downstream{}, banks: map[string]*downstream{},
+		routes: map[*scenarios.Step]*route{}}
+	r.arrivals.r = r
+	for i := range r.m.Stations {
+		spec := &r.m.Stations[i]
+		h := fnv.New64a()
+		h.Write([]byte(spec.Name))
+		svc := spec.Service
+		d := &downstream{spec: spec, st: NewStation(&r.e, spec.Name, spec.Servers, spec.Queue, spec.MaxWait, &svc, rand.NewPCG(o.Seed, h.Sum64()))}
+		d.stats = StationReport{Name: spec.Name, Servers: spec.Servers, FirstFailure: -1}
+		if b := r.m.Stack.Breaker; b != nil && spec.Kind != KindDB {
+			d.breaker = &breaker{policy: *b}
+		}
+		r.stations[spec.Name] = d
+		r.order = append(r.order, d)
+		switch spec.Kind {
+		case KindBank:
+			r.banks[spec.Name] = d
+		case KindDB:
+			if spec.Name == "db-read" {
+				r.dbRead = d.st
+			} else {
+				r.dbWrite = d.st
+			}
+		}
+	}
+	if r.m.Stack.Pool > 0 {
+		r.pool = NewStation(&r.e, "pool", r.m.Stack.Pool, -1, 0, nil, nil)
+	}
+	steps := []*scenarios.Step{}
+	if r.sc.Login != nil {
+		steps = append(steps, r.sc.Login)
+	}
+	for _, j := range r.sc.Journeys {
+		steps = append(steps, j.Steps...)
+	}
+	for _, st := range steps {
+		if r.routes[st] != nil {
+			continue
+		}
+		mr := r.m.Route(st.Name)
+		if mr == nil {
+			return nil, fmt.Errorf("%w: model %s has no route for step %s of scenario %s", ErrInvalidModel, r.m.Name, st.Name, r.sc.Name)
+		}
+		rt := &route{Route: mr, vars: st.Vars()}
+		for _, mo := range mr.Ops {
+			o := op{kind: mo.Kind}
+			names := mo.Stations
+			if mo.Kind == OpCall && len(names) == 0 {
+				names = []string{r.m.Stack.CardProcessor}
+			}
+			for _, n := range names {
+				o.stations = append(o.stations, r.stations[n])
+			}
+			if len(o.stations) > maxFanOut {
+				return nil, fmt.Errorf("%w: route %s fans out to %d stations, at most %d", ErrInvalidModel, mr.Step, len(o.stations), maxFanOut)
+			}
+			rt.ops = append(rt.ops, o)
+		}
+		r.routes[st] = rt
+	}
+	return r, nil
+}
+
+// arrivalSource paces the profile's arrivals, as the replay does.
+type arrivalSource struct {
+	r   *run
+	n   uint64
+	due time.Duration
+}
+
+func (a *arrivalSource) Act(now time.Duration, _ uint64) {
+	r := a.r
+	r.arrive(a.n, now)
+	a.n++
+	wait, stop := r.sc.Profile.Pace(a.due, a.n)
+	if stop {
+		r.lastArrival = now
+		return
+	}
+	a.due += wait
+	r.e.At(a.due, a, 0)
+}
+
+// arrive starts arrival n's walk at now.
+func (r *run) arrive(n uint64, now time.Duration) {
+	u, err := r.sc.NewUser(n)
+	if err != nil {
+		r.res = reports.Result{Seq: n, User: n, Attempt: 1, Intended: r.o.Start.Add(now), Sent: r.o.Start.Add(now),
+			Error: "data: " + err.Error(), Arrival: true}
+		r.sinks.Add(&r.res)
+		return
+	}
+	c := r.citizen()
+	c.n = n
+	r.sc.StartWalk(&c.walk, u, r.o.Start.Add(now))
+	c.next()
+}
+
+func (r *run) citizen() *citizen {
+	var c *citizen
+	if n := len(r.free); n > 0 {
+		c, r.free = r.free[n-1], r.free[:n-1]
+	} else {
+		c = &citizen{r: r}
+		c.db.Client = c
+		for i := range c.calls {
+			cl := &c.calls[i]
+			cl.c, cl.idx = c, i
+			cl.station.Client, cl.bank.Client, cl.conn.Client = cl, cl, cl
+			cl.station.Tag, cl.bank.Tag, cl.conn.Tag = visitStation, visitBank, visitConn
+		}
+	}
+	c.slot = len(r.active)
+	r.active = append(r.active, c)
+	return c
+}
+
+func (r *run) release(c *citizen) {
+	last := r.active[len(r.active)-1]
+	r.active[c.slot], last.slot = last, c.slot
+	r.active = r.active[:len(r.active)-1]
+	c.walk = scenarios.Walk{}
+	c.searches = [maxFanOut]time.Duration{}
+	r.free = append(r.free, c)
+}
+
+// cutOff ends the requests still open at the end of the grace period, as
+// the replay cancels them.
+func (r *run) cutOff() {
+	for len(r.active) > 0 {
+		c := r.active[len(r.active)-1]
+		if c.busy {
+			c.abort()
+			c.emit(0, "", "", "", "interrupted: cancelled at the end of the grace period", r.e.Now(), false)
+		}
+		r.release(c)
+	}
+}
+
+func (r *run) report() []StationReport {
+	out := make([]StationReport, 0, len(r.order))
+	span := r.e.Now().Seconds()
+	for _, d := range r.order {
+		d.account(r.e.Now())
+		s := d.stats
+		if span > 0 {
+			s.Utilisation = d.busyInt / (float64(s.Servers) * span)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// account integrates the station's busy servers up to now.
+func (d *downstream) account(now time.Duration) {
+	d.busyInt += float64(d.st.Busy()) * (now - d.lastAt).Seconds()
+	d.lastAt = now
+}
+
+// arrive brings a visit to the station, keeping its statistics.
+func (d *downstream) arrive(v *Visit, now time.Duration) {
+	d.account(now)
+	d.stats.Arrivals++
+	d.st.Arrive(v)
+	if q := d.st.Waiting(); q > d.stats.PeakQueue {
+		d.stats.PeakQueue = q
+	}
+}
+
+func (d *downstream) refused(verdict Verdict, now time.Duration) {
+	if verdict == QueueFull {
+		d.stats.Full++
+	} else {
+		d.stats.TimedOut++
+	}
+	d.failedAt(now)
+}
+
+// gaveUp counts a visit its caller gave up on (the call timed out).
+func (d *downstream) gaveUp(now time.Duration) {
+	d.stats.Cancelled++
+	d.failedAt(now)
+}
+
+func (d *downstream) failedAt(now time.Duration) {
+	if d.stats.FirstFailure < 0 {
+		d.stats.FirstFailure = now
+	}
+}
+
+// failKind is how a downstream call failed, as the reference stack sorts
+// failures: it decides the answer's status and whether to retry.
+type failKind uint8
+
+const (
+	failNone        failKind = iota
+	failTimeout              // no answer within the call timeout: 504
+	failUnavailable          // shed by the station (503) or by the stack itself (bulkhead, breaker): 503
+)
+
+func (k failKind) status() int {
+	if k == failTimeout {
+		return 504
+	}
+	return 503
+}
+
+// maxFanOut bounds the processors of one fan-out.
+const maxFanOut = 4
+
+// clientTimeoutError is the transport error of a request the user's app
+// gave up on, in the words net/http uses.
+const clientTimeoutError = "context deadline exceeded"
+
+func durationSeconds(d time.Duration) float64 { return math.Max(0, d.Seconds()) }
