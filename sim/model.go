@@ -93,13 +93,13 @@ type OpKind string
 
 // The operations of a route.
 const (
-	OpRead         OpKind = "read"          // a database read
-	OpWrite        OpKind = "write"         // a database write
-	OpCall         OpKind = "call"          // one call to a downstream: the stack's card processor when Stations is empty
-	OpIBAN         OpKind = "iban"          // the IBAN check: the IBAN service, then the citizen's bank
-	OpFanOut       OpKind = "fanout"        // a search at every processor of Stations, joined
-	OpSearchStart  OpKind = "search-start"  // an asynchronous co-badge search started at every processor
-	OpSearchPoll   OpKind = "search-poll"   // a poll of the processors that took the search: pending while any is
+	OpRead         OpKind = "read"         // a database read
+	OpWrite        OpKind = "write"        // a database write
+	OpCall         OpKind = "call"         // one call to a downstream: the stack's card processor when Stations is empty
+	OpIBAN         OpKind = "iban"         // the IBAN check: the IBAN service, then the citizen's bank
+	OpFanOut       OpKind = "fanout"       // a search at every processor of Stations, joined
+	OpSearchStart  OpKind = "search-start" // an asynchronous co-badge search started at every processor
+	OpSearchPoll   OpKind = "search-poll"  // a poll of the processors that took the search: pending while any is
 	opKindsWritten        = "read, write, call, iban, fanout, search-start, search-poll"
 )
 

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/render"
+	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 	"github.com/stampede-load/stampede/sim"
 	"github.com/stampede-load/stampede/sim/reference"
@@ -123,14 +125,14 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		return fmt.Errorf("run folder: %w", err)
 	}
 	sopts := sim.Options{Scenario: sc, Model: model, Seed: uint64(sc.Seed)}
-	var file *reports.Writer
+	var file *resultsfile.Writer
 	if o.results == "all" {
 		f, err := os.Create(filepath.Join(dir, "results.jsonl"))
 		if err != nil {
 			return fmt.Errorf("results file: %w", err)
 		}
 		defer f.Close()
-		file = reports.NewWriter(f, reports.WithAttack(sc.Name))
+		file = resultsfile.NewWriter(f, resultsfile.WithAttack(sc.Name))
 		sopts.Sinks = append(sopts.Sinks, file)
 	}
 	wall := time.Now()
@@ -148,9 +150,9 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		return err
 	}
 	if o.format == "json" {
-		err = reports.WriteJSON(st.stdout, out.Summary)
+		err = render.WriteJSON(st.stdout, out.Summary)
 	} else {
-		err = reports.WriteTable(st.stdout, out.Summary)
+		err = render.WriteTable(st.stdout, out.Summary)
 		if err == nil {
 			err = sim.WriteFindings(st.stdout, out, sim.Scales{Time: o.timeScale, Rate: o.rateScale})
 		}
