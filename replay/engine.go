@@ -2,7 +2,9 @@ package replay
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/merge"
 	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 )
@@ -55,11 +58,21 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
 	resultsPath := filepath.Join(o.Dir, ResultsFile)
-	f, err := os.Create(resultsPath)
-	if err != nil {
-		return nil, fmt.Errorf("results file: %w", err)
+	var f *os.File
+	if o.Results != ResultsNone {
+		if f, err = os.Create(resultsPath); err != nil {
+			return nil, fmt.Errorf("results file: %w", err)
+		}
+		defer f.Close()
+	} else {
+		resultsPath = ""
 	}
-	defer f.Close()
+	hlogPath := filepath.Join(o.Dir, merge.IntervalsFile)
+	hlog, err := os.Create(hlogPath)
+	if err != nil {
+		return nil, fmt.Errorf("latency log: %w", err)
+	}
+	defer hlog.Close()
 
 	r := newRun(o, client)
 	clock := time.Now()
@@ -85,8 +98,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	acc := reports.NewAccumulator(reports.WithStart(r.start))
 	collected := make(chan error, 1)
-	file := resultsfile.NewWriter(f, resultsfile.WithAttack(o.Scenario.Name))
-	sinks := append(reports.Sinks{file, acc}, o.Sinks...)
+	intervals := merge.NewIntervalWriter(hlog)
+	var out io.Writer = io.Discard
+	if f != nil {
+		out = f
+	}
+	file := resultsfile.NewWriter(out, resultsfile.WithAttack(o.Scenario.Name))
+	sinks := append(reports.Sinks{o.Results.filter(file), acc, intervals}, o.Sinks...)
 	go func() { collected <- r.collect(sinks, file) }()
 	stopProgress := r.startProgress(acc)
 
@@ -95,11 +113,16 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	close(r.results)
 	writeErr := <-collected
 	stopProgress()
-	if err := f.Sync(); err != nil && writeErr == nil {
-		writeErr = err
+	if f != nil {
+		if err := f.Sync(); err != nil && writeErr == nil {
+			writeErr = err
+		}
 	}
 	if writeErr != nil {
 		return nil, fmt.Errorf("results file %s: %w", resultsPath, writeErr)
+	}
+	if err := errors.Join(intervals.Close(), hlog.Sync()); err != nil {
+		return nil, fmt.Errorf("latency log %s: %w", hlogPath, err)
 	}
 
 	planned := o.Scenario.Profile.Duration()
@@ -118,7 +141,24 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
 		return nil, err
 	}
+	if err := merge.WriteCounters(filepath.Join(o.Dir, merge.CountersFile), r.counters(info, interrupted, acc)); err != nil {
+		return nil, err
+	}
 	return &Outcome{Dir: o.Dir, Results: resultsPath, Summary: sum, Interrupted: interrupted}, nil
+}
+
+// counters are the run's merge inputs besides its latency log.
+func (r *run) counters(info RunInfo, interrupted bool, acc *reports.Accumulator) *merge.Counters {
+	h := merge.Header{Scenario: info.Scenario, Source: "replay", Seed: info.Seed, Shard: info.Shard,
+		StartAt: info.StartAt, Duration: r.sc.Profile.Duration(), Interrupted: interrupted}
+	for _, g := range r.sc.Gates {
+		h.Gates = append(h.Gates, g.Expr)
+	}
+	if r.sc.SLO != (reports.SLO{}) {
+		slo := r.sc.SLO
+		h.SLO = &slo
+	}
+	return &merge.Counters{Header: h, Tally: acc.Tally()}
 }
 
 // run is the state of one replay.

@@ -57,9 +57,14 @@ type Options struct {
 	// the run's accumulator, from the engine's collector goroutine.
 	Sinks []reports.Sink
 
-	// Dir is the run folder, created if missing; results.jsonl and
-	// summary.json are written there.
+	// Dir is the run folder, created if missing; results.jsonl,
+	// summary.json and the merge inputs (latency.hlog, counters.json) are
+	// written there.
 	Dir string
+
+	// Results says which results go to results.jsonl (default all); the
+	// summary and the merge inputs are written whatever it says.
+	Results ResultsMode
 
 	// Progress receives live progress lines; nil for none. Terminal chooses
 	// a redrawn single line (true) or a plain line every ProgressEvery
@@ -101,6 +106,9 @@ func (o *Options) setDefaults() {
 	if o.Shard.N == 0 {
 		o.Shard = Shard{K: 0, N: 1}
 	}
+	if o.Results == "" {
+		o.Results = ResultsAll
+	}
 	if o.StartTolerance <= 0 {
 		o.StartTolerance = 2 * time.Second
 	}
@@ -124,10 +132,49 @@ func (o *Options) validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("%w: target %q is not an http:// or https:// URL", ErrBadInput, o.Target)
 	}
+	if _, err := ParseResultsMode(string(o.Results)); err != nil {
+		return err
+	}
 	if o.Shard.N < 1 || o.Shard.K < 0 || o.Shard.K >= o.Shard.N {
 		return fmt.Errorf("%w: shard %d/%d is out of range", ErrBadInput, o.Shard.K+1, o.Shard.N)
 	}
 	return nil
+}
+
+// ResultsMode says which results a run writes to its per-request file:
+// at about 430 bytes a request, a long run's file runs to gigabytes, while
+// its merge inputs stay small.
+type ResultsMode string
+
+// The results modes.
+const (
+	ResultsAll    ResultsMode = "all"    // every result (the default)
+	ResultsErrors ResultsMode = "errors" // failed and dropped requests only
+	ResultsNone   ResultsMode = "none"   // no results file
+)
+
+// ParseResultsMode reads all, errors or none.
+func ParseResultsMode(s string) (ResultsMode, error) {
+	switch m := ResultsMode(s); m {
+	case ResultsAll, ResultsErrors, ResultsNone:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: --results %q: want all, errors or none", ErrBadInput, s)
+}
+
+// filter returns the sink of the results file under mode m.
+func (m ResultsMode) filter(file reports.Sink) reports.Sink {
+	switch m {
+	case ResultsNone:
+		return reports.SinkFunc(func(*reports.Result) {})
+	case ResultsErrors:
+		return reports.SinkFunc(func(r *reports.Result) {
+			if reports.Classify(r) != reports.ModeNone {
+				file.Add(r)
+			}
+		})
+	}
+	return file
 }
 
 // Plays reports whether global arrival g belongs to this shard.

@@ -149,7 +149,7 @@ func (a *Accumulator) Add(r *Result) {
 func (a *Accumulator) add(r *Result) {
 	k := classifyKey(r)
 	ok := k == (modeKey{})
-	sent := !r.Dropped
+	us, sent := HistogramValue(r)
 
 	var c counts
 	c.requests = 1
@@ -174,7 +174,6 @@ func (a *Accumulator) add(r *Result) {
 	c.bytesIn, c.bytesOut = r.BytesIn, r.BytesOut
 	a.total.merge(&c)
 
-	us := micros(r.Latency)
 	if sent {
 		_ = a.latency.RecordValue(us)
 		if c.sent == 1 {

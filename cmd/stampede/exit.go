@@ -9,6 +9,7 @@ import (
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/merge"
 	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 	"github.com/stampede-load/stampede/sim"
@@ -33,7 +34,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, sim.ErrInvalidModel}
+var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, sim.ErrInvalidModel, merge.ErrBadInput}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

@@ -36,6 +36,7 @@ and how it fails.`,
 		newCmdMocks(st),
 		newCmdStack(st),
 		newCmdAudit(st),
+		newCmdMerge(st),
 		newCmdVersion(st),
 	)
 	return root

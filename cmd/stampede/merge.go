@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stampede-load/stampede/reports/merge"
+	"github.com/stampede-load/stampede/reports/render"
+)
+
+// mergeOptions are the flags of `stampede merge`.
+type mergeOptions struct {
+	runs   []string
+	out    string
+	format string
+}
+
+func newCmdMerge(st *state) *cobra.Command {
+	o := &mergeOptions{}
+	cmd := &cobra.Command{
+		Use:   "merge RUN... --out DIR",
+		Short: "Merge the shards of one run exactly, and judge its gates on the merged data",
+		Long: `merge reads the shards' run folders (their latency.hlog and counters.json, small
+whatever the run's length) and writes one run to --out: the latency histograms
+of all the shards' requests, per-second series and counts added, each error
+mode with its earliest onset. Gates are judged on the merged run (exit 3 when
+one fails). The shards must be all the shards of one run: the same scenario,
+seed, shard plan and --start-at.`,
+		Example: `  stampede merge runs/shard-* --out runs/launch-day-merged`,
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.runs = args
+			return mergeRun(st, o)
+		},
+	}
+	cmd.Flags().StringVar(&o.out, "out", "", "folder for the merged run (required)")
+	cmd.Flags().StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
+	return cmd
+}
+
+func mergeRun(st *state, o *mergeOptions) error {
+	if o.out == "" {
+		return fmt.Errorf("%w: merge needs --out DIR for the merged run", errUsage)
+	}
+	if o.format != "table" && o.format != "json" {
+		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
+	}
+	run, err := merge.Runs(o.runs, o.out)
+	if err != nil {
+		return err
+	}
+	sum := run.Summary()
+	if o.format == "json" {
+		err = render.WriteJSON(st.stdout, sum)
+	} else {
+		err = render.WriteTable(st.stdout, sum)
+		if err == nil {
+			_, err = fmt.Fprintf(st.stdout, "\nmerged %d run folders into %s\n", len(o.runs), o.out)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !sum.Passed() {
+		return errGateFailed
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package merge
+
+import (
+	"bufio"
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
+)
+
+// IntervalsFile is the run folder's latency interval log.
+const IntervalsFile = "latency.hlog"
+
+// horizon is how many seconds past the latest end seen an interval stays
+// open for the results still due in it. A result later than that adds a
+// second entry for the same interval: entries add up, so nothing is lost.
+const horizon = 30
+
+// Interval is one entry of an interval log: the latencies (µs, the
+// geometry of reports.NewLatencyHistogram) of one step's requests due in
+// one second.
+type Interval struct {
+	Journey, Step string
+	Sec           int64 // Unix second the requests were due in
+	Timed         bool  // false for requests with no intended time (Sec is 0)
+	Hist          *hdr.PackedHistogram
+}
+
+type intervalKey struct {
+	journey, step string
+	sec           int64
+	timed         bool
+}
+
+// IntervalWriter is a reports.Sink that writes the latencies of the
+// results it is given as an HdrHistogram interval log (format 1.3, which
+// HdrHistogram's own tools read): one entry per step and due second,
+// tagged "JOURNEY/STEP" (each part URL-query-escaped), timestamps in
+// absolute seconds, values in µs. Memory holds only the intervals still
+// open, whatever the run's length. Call Close once the run has ended.
+type IntervalWriter struct {
+	bw     *bufio.Writer
+	lw     *hdr.HistogramLogWriter
+	open   map[intervalKey]*hdr.PackedHistogram
+	tags   map[[2]string]string
+	newest int64 // latest end second seen
+	swept  int64 // newest at the last sweep
+	err    error
+}
+
+// NewIntervalWriter starts an interval log on w.
+func NewIntervalWriter(w io.Writer) *IntervalWriter {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	iw := &IntervalWriter{bw: bw, lw: hdr.NewHistogramLogWriter(bw),
+		open: make(map[intervalKey]*hdr.PackedHistogram), tags: make(map[[2]string]string)}
+	iw.err = errors.Join(
+		iw.lw.OutputLogFormatVersion(),
+		iw.lw.OutputComment("[stampede: latencies in microseconds by step (Tag=JOURNEY/STEP) and due second]"),
+		iw.lw.OutputBaseTime(0),
+		iw.lw.OutputLegend(),
+	)
+	return iw
+}
+
+// Add records r's latency in its interval.
+func (w *IntervalWriter) Add(r *reports.Result) {
+	us, timed := reports.HistogramValue(r)
+	if !timed {
+		return
+	}
+	k := intervalKey{journey: r.Journey, step: r.Step}
+	if !r.Intended.IsZero() {
+		k.sec, k.timed = r.Intended.Unix(), true
+	}
+	h := w.open[k]
+	if h == nil {
+		h = newPacked()
+		w.open[k] = h
+	}
+	_ = h.RecordValue(us)
+	if !r.Intended.IsZero() {
+		if end := r.End().Unix(); end > w.newest {
+			w.newest = end
+		}
+	}
+	if w.newest > w.swept {
+		w.swept = w.newest
+		w.write(func(k intervalKey) bool { return k.timed && k.sec < w.newest-horizon })
+	}
+}
+
+// Close writes the intervals still open and flushes the log. It does not
+// close the underlying writer.
+func (w *IntervalWriter) Close() error {
+	w.write(func(intervalKey) bool { return true })
+	if err := w.bw.Flush(); err != nil && w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// write writes and forgets the open intervals done says are complete, in
+// order of time and tag, so a log reads the same however results came in.
+func (w *IntervalWriter) write(done func(intervalKey) bool) {
+	var keys []intervalKey
+	for k := range w.open {
+		if done(k) {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(a, b intervalKey) int {
+		return cmp.Or(cmp.Compare(a.sec, b.sec), cmp.Compare(a.journey, b.journey), cmp.Compare(a.step, b.step))
+	})
+	for _, k := range keys {
+		w.writeInterval(k, w.open[k])
+		delete(w.open, k)
+	}
+}
+
+func (w *IntervalWriter) writeInterval(k intervalKey, h *hdr.PackedHistogram) {
+	if w.err != nil {
+		return
+	}
+	tk := [2]string{k.journey, k.step}
+	tag, ok := w.tags[tk]
+	if !ok {
+		tag = stepTag(k.journey, k.step)
+		w.tags[tk] = tag
+	}
+	h.SetTag(tag)
+	h.SetStartTimeMs(k.sec * 1000)
+	h.SetEndTimeMs((k.sec + 1) * 1000)
+	w.err = w.lw.OutputIntervalPackedHistogram(h)
+}
+
+// WriteInterval writes one interval as it is, for a merge that passes a
+// run's intervals on to its own log.
+func (w *IntervalWriter) WriteInterval(iv *Interval) {
+	w.writeInterval(intervalKey{iv.Journey, iv.Step, iv.Sec, iv.Timed}, iv.Hist)
+}
+
+func newPacked() *hdr.PackedHistogram {
+	h := reports.NewLatencyHistogram()
+	return hdr.NewPacked(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
+}
+
+// stepTag names a step in an interval log: tags may not hold commas,
+// spaces or line breaks, and the slash between the parts must be the only
+// one.
+func stepTag(journey, step string) string {
+	return url.QueryEscape(journey) + "/" + url.QueryEscape(step)
+}
+
+// maxIntervalLine bounds one log line: a full 3-digit histogram encodes in
+// well under a megabyte.
+const maxIntervalLine = 4 << 20
+
+// ReadIntervals reads an interval log written by IntervalWriter, calling fn
+// for each entry in file order. name is used in errors, which are
+// *resultsfile.LineError ("latency.hlog:12: ...") for a malformed line.
+// Comments and the legend are skipped; every other line must be an
+// interval of one second, tagged with a step, holding a histogram of the
+// geometry of reports.NewLatencyHistogram.
+func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxIntervalLine)
+	want := reports.NewLatencyHistogram()
+	for line := 1; sc.Scan(); line++ {
+		text := sc.Text()
+		if text == "" || text[0] == '#' || strings.HasPrefix(text, `"StartTimestamp"`) {
+			continue
+		}
+		iv, err := parseInterval(text, want)
+		if err != nil {
+			return &resultsfile.LineError{File: name, Line: line, Err: err}
+		}
+		if err := fn(iv); err != nil {
+			return &resultsfile.LineError{File: name, Line: line, Err: err}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+func parseInterval(text string, want *hdr.Histogram) (*Interval, error) {
+	rest, ok := strings.CutPrefix(text, "Tag=")
+	if !ok {
+		return nil, errors.New("interval without a Tag=JOURNEY/STEP")
+	}
+	fields := strings.SplitN(rest, ",", 5)
+	if len(fields) != 5 {
+		return nil, errors.New("want Tag=JOURNEY/STEP,START,LENGTH,MAX,HISTOGRAM")
+	}
+	iv := &Interval{}
+	j, s, ok := strings.Cut(fields[0], "/")
+	var ej, es error
+	iv.Journey, ej = url.QueryUnescape(j)
+	iv.Step, es = url.QueryUnescape(s)
+	if !ok || strings.Contains(s, "/") || ej != nil || es != nil {
+		return nil, fmt.Errorf("tag %q: want JOURNEY/STEP, each query-escaped", fields[0])
+	}
+	start, err := strconv.ParseFloat(fields[1], 64)
+	if err != nil || start < 0 || start > math.MaxInt32*8 || start != math.Trunc(start) {
+		return nil, fmt.Errorf("start %q: want whole seconds since the epoch", fields[1])
+	}
+	if length, err := strconv.ParseFloat(fields[2], 64); err != nil || length != 1 {
+		return nil, fmt.Errorf("length %q: want 1 second", fields[2])
+	}
+	if _, err := strconv.ParseFloat(fields[3], 64); err != nil {
+		return nil, fmt.Errorf("max %q: not a number", fields[3])
+	}
+	h, err := hdr.DecodePacked([]byte(fields[4]))
+	if err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
+	}
+	if h.SignificantFigures() != want.SignificantFigures() || h.LowestTrackableValue() != want.LowestTrackableValue() ||
+		h.HighestTrackableValue() != want.HighestTrackableValue() {
+		return nil, fmt.Errorf("histogram of %d significant figures over [%d, %d], want %d over [%d, %d]",
+			h.SignificantFigures(), h.LowestTrackableValue(), h.HighestTrackableValue(),
+			want.SignificantFigures(), want.LowestTrackableValue(), want.HighestTrackableValue())
+	}
+	iv.Sec, iv.Timed, iv.Hist = int64(start), start != 0, h
+	return iv, nil
+}

@@ -1,0 +1,134 @@
+package merge
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// intervalLog writes rs through an IntervalWriter.
+func intervalLog(t testing.TB, rs []reports.Result) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := NewIntervalWriter(&buf)
+	for i := range rs {
+		w.Add(&rs[i])
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestIntervalWriterKeepsOnlyOpenIntervals(t *testing.T) {
+	rs := synthetic(40000, 5) // 200 s of two steps
+	w := NewIntervalWriter(&bytes.Buffer{})
+	most := 0
+	for i := range rs {
+		w.Add(&rs[i])
+		most = max(most, len(w.open))
+	}
+	// Two steps, each with the seconds within the horizon of the latest
+	// end (plus the one untimed interval and the odd late result).
+	if most > 2*(horizon+8)+1 || most < 2*horizon {
+		t.Fatalf("%d intervals open at most, want about 2 steps x %d s", most, horizon)
+	}
+}
+
+func TestIntervalLogIsHdrHistogramFormat(t *testing.T) {
+	log := string(intervalLog(t, synthetic(2000, 6)))
+	for _, want := range []string{"#[Histogram log format version 1.3]", "#[BaseTime: 0 ", `"StartTimestamp","Interval_Length"`,
+		"Tag=enroll/login,1607418000.000000,1.000000,", "Tag=enroll/add-card,1607418001.000000,1.000000,", ",HISTF"} {
+		if !bytes.Contains([]byte(log), []byte(want)) {
+			t.Errorf("log lacks %q:\n%.600s", want, log)
+		}
+	}
+}
+
+func TestStepTagsEscape(t *testing.T) {
+	rs := []reports.Result{{Journey: "add card, twice", Step: "a/b %", Attempt: 1, OK: true, Intended: t0, Latency: 5}}
+	var got []*Interval
+	if err := ReadIntervals(bytes.NewReader(intervalLog(t, rs)), "x.hlog", func(iv *Interval) error {
+		got = append(got, iv)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Journey != "add card, twice" || got[0].Step != "a/b %" || got[0].Sec != t0.Unix() || got[0].Hist.TotalCount() != 1 {
+		t.Fatalf("read back %+v", got)
+	}
+}
+
+// FuzzReadIntervals: whatever the input, reading never panics, and what
+// reads writes back into a log that reads the same.
+func FuzzReadIntervals(f *testing.F) {
+	f.Add(intervalLog(f, synthetic(300, 7)))
+	f.Add([]byte("Tag=a/b,1.000,1.000,0.1,HISTFAAAACh42pNpmSzMwMDAwsDAzAABAA0AAPg=\n"))
+	f.Add([]byte("Tag=a/b,1.5,1.0,0,x\n#c\n\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var first []*Interval
+		if err := ReadIntervals(bytes.NewReader(data), "f.hlog", func(iv *Interval) error {
+			first = append(first, iv)
+			return nil
+		}); err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		w := NewIntervalWriter(&buf)
+		for _, iv := range first {
+			w.WriteInterval(iv)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatalf("writing back what was read: %v", err)
+		}
+		i := 0
+		if err := ReadIntervals(&buf, "again.hlog", func(iv *Interval) error {
+			a := first[i]
+			if iv.Journey != a.Journey || iv.Step != a.Step || iv.Sec != a.Sec || iv.Timed != a.Timed || iv.Hist.TotalCount() != a.Hist.TotalCount() {
+				t.Fatalf("interval %d reads back as %+v, was %+v", i, iv, a)
+			}
+			i++
+			return nil
+		}); err != nil || i != len(first) {
+			t.Fatalf("reading back: %d of %d intervals, %v", i, len(first), err)
+		}
+	})
+}
+
+// FuzzDecodeCounters: whatever the input, decoding never panics; what
+// decodes encodes to a file that decodes to the same, and restores an
+// accumulator or says why not, without panicking.
+func FuzzDecodeCounters(f *testing.F) {
+	dir := f.TempDir()
+	writeRun(f, dir, header, synthetic(300, 8))
+	b, err := os.ReadFile(filepath.Join(dir, CountersFile))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte(`{"format":"stampede-counters/1","scenario":"x","tally":{"series":{"width_s":3,"points":[{}]}}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := DecodeCounters(bytes.NewReader(data), "f.json")
+		if err != nil {
+			return
+		}
+		enc, err := EncodeCounters(c)
+		if err != nil {
+			t.Fatalf("encoding what decoded: %v", err)
+		}
+		c2, err := DecodeCounters(bytes.NewReader(enc), "again.json")
+		if err != nil {
+			t.Fatalf("what encoded does not decode: %v\n%s", err, enc)
+		}
+		enc2, _ := EncodeCounters(c2)
+		if !bytes.Equal(enc, enc2) {
+			t.Fatalf("round trip changed the counters:\n%s\n%s", enc, enc2)
+		}
+		if acc, err := reports.RestoreAccumulator(c.Tally); err == nil {
+			acc.Summary(c.meta())
+		}
+	})
+}

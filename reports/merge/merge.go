@@ -1,0 +1,204 @@
+// Package merge owns a run's merge inputs and the exact merge of run
+// folders. The merge inputs stay small whatever the run's length: the
+// latency interval log (latency.hlog: one HdrHistogram per step and due
+// second) and the counters (counters.json: what the run was, and the
+// reports.Tally of its accumulator). From them a run's Accumulator is
+// rebuilt exactly, and the shards of one run merge into the accumulator of
+// all their requests: histograms bucket by bucket, counters and series by
+// adding, error modes keeping the earliest onset.
+//
+// It imports reports alone; it must not import the engines (replay, sim)
+// nor any renderer.
+package merge
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// ErrBadInput marks run folders that cannot be read or merged: a missing
+// or malformed file, runs of different scenarios, seeds or shard plans, an
+// incomplete set of shards. The CLI maps it to exit code 2.
+var ErrBadInput = errors.New("bad input")
+
+// SummaryFile is the name of the summary a merge writes (the run folder's
+// summary.json contract).
+const SummaryFile = "summary.json"
+
+// Run is a run folder's merge inputs, loaded: what the run was and its
+// accumulator, whole.
+type Run struct {
+	Dirs   []string // the folders it was loaded from
+	Header Header
+	Acc    *reports.Accumulator
+}
+
+// Summary computes the run's summary, gates evaluated on its own data.
+func (r *Run) Summary() *reports.Summary { return r.Acc.Summary(r.Header.meta()) }
+
+// Load reads one run folder.
+func Load(dir string) (*Run, error) { return Runs([]string{dir}, "") }
+
+// Runs loads the run folders dirs and merges them exactly into one run. A
+// single folder loads as it is. Several must be the shards of one run: the
+// same scenario, source, seed, shard plan and start, every shard exactly
+// once (a missing one is named). With out non-empty, the merged run's
+// summary.json, counters.json and latency.hlog are written there, so the
+// merged folder is itself a run that loads, reports and merges.
+func Runs(dirs []string, out string) (*Run, error) {
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("%w: no run folder to merge", ErrBadInput)
+	}
+	cs := make([]*Counters, len(dirs))
+	for i, d := range dirs {
+		c, err := readCounters(d)
+		if err != nil {
+			return nil, err
+		}
+		cs[i] = c
+	}
+	h, err := mergedHeader(dirs, cs)
+	if err != nil {
+		return nil, err
+	}
+	var tee *IntervalWriter
+	var hlog *os.File
+	if out != "" {
+		if err := os.MkdirAll(out, 0o755); err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		if hlog, err = os.Create(filepath.Join(out, IntervalsFile)); err != nil {
+			return nil, fmt.Errorf("merge: %w", err)
+		}
+		defer hlog.Close()
+		tee = NewIntervalWriter(hlog)
+	}
+	var acc *reports.Accumulator
+	for i, d := range dirs {
+		a, err := restore(d, cs[i], tee)
+		if err != nil {
+			return nil, err
+		}
+		if acc == nil {
+			acc = a
+		} else if err := acc.Merge(a); err != nil {
+			return nil, err
+		}
+	}
+	run := &Run{Dirs: dirs, Header: h, Acc: acc}
+	if out == "" {
+		return run, nil
+	}
+	if err := tee.Close(); err != nil {
+		return nil, fmt.Errorf("merge: %s: %w", hlog.Name(), err)
+	}
+	if err := WriteCounters(filepath.Join(out, CountersFile), &Counters{Header: h, Tally: acc.Tally()}); err != nil {
+		return nil, err
+	}
+	if err := reports.WriteSummaryFile(filepath.Join(out, SummaryFile), run.Summary()); err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+func readCounters(dir string) (*Counters, error) {
+	path := filepath.Join(dir, CountersFile)
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s: not a run folder with merge inputs (no %s)", ErrBadInput, dir, CountersFile)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	defer f.Close()
+	return DecodeCounters(f, path)
+}
+
+// restore rebuilds one folder's accumulator from its counters and its
+// interval log, passing each interval on to tee when there is one.
+func restore(dir string, c *Counters, tee *IntervalWriter) (*reports.Accumulator, error) {
+	cpath := filepath.Join(dir, CountersFile)
+	acc, err := reports.RestoreAccumulator(c.Tally)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrBadInput, cpath, err)
+	}
+	path := filepath.Join(dir, IntervalsFile)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	defer f.Close()
+	err = ReadIntervals(f, path, func(iv *Interval) error {
+		if err := acc.AddLatencies(iv.Journey, iv.Step, iv.Sec, iv.Timed, iv.Hist); err != nil {
+			return err
+		}
+		if tee != nil {
+			tee.WriteInterval(iv)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.CheckLatencies(); err != nil {
+		return nil, fmt.Errorf("%w: %s and %s disagree: %w", ErrBadInput, path, cpath, err)
+	}
+	return acc, nil
+}
+
+// mergedHeader checks that the runs are the shards of one run, all of
+// them, and says what the merged run is.
+func mergedHeader(dirs []string, cs []*Counters) (Header, error) {
+	if len(cs) == 1 {
+		return cs[0].Header, nil
+	}
+	first := cs[0]
+	_, plan, _ := parseShard(first.Shard)
+	seen := make(map[int]string)
+	h := first.Header
+	h.Shard, h.Shards = "", 0
+	for i, c := range cs {
+		switch {
+		case c.Shard == "" || c.Shards > 0:
+			return Header{}, fmt.Errorf("%w: %s is not a shard (run with --shard k/n); only the shards of one run merge", ErrBadInput, dirs[i])
+		case c.Scenario != first.Scenario:
+			return Header{}, fmt.Errorf("%w: %s is of scenario %q, %s of %q: only the shards of one run merge", ErrBadInput, dirs[i], c.Scenario, dirs[0], first.Scenario)
+		case c.Source != first.Source:
+			return Header{}, fmt.Errorf("%w: %s is a %s run, %s a %s run", ErrBadInput, dirs[i], c.Source, dirs[0], first.Source)
+		case c.Seed != first.Seed:
+			return Header{}, fmt.Errorf("%w: %s has seed %d, %s seed %d: only the shards of one run merge", ErrBadInput, dirs[i], c.Seed, dirs[0], first.Seed)
+		case !c.StartAt.Equal(first.StartAt):
+			return Header{}, fmt.Errorf("%w: %s started at %s, %s at %s: shards of one run share --start-at", ErrBadInput, dirs[i], c.StartAt, dirs[0], first.StartAt)
+		case c.Duration != first.Duration:
+			return Header{}, fmt.Errorf("%w: %s planned %s, %s %s: only the shards of one run merge", ErrBadInput, dirs[i], c.Duration, dirs[0], first.Duration)
+		case !slices.Equal(c.Gates, first.Gates):
+			return Header{}, fmt.Errorf("%w: %s has gates %q, %s %q", ErrBadInput, dirs[i], c.Gates, dirs[0], first.Gates)
+		}
+		k, n, _ := parseShard(c.Shard)
+		if n != plan {
+			return Header{}, fmt.Errorf("%w: %s is shard %s, %s shard %s: different shard plans", ErrBadInput, dirs[i], c.Shard, dirs[0], first.Shard)
+		}
+		if d, dup := seen[k]; dup {
+			return Header{}, fmt.Errorf("%w: %s and %s are both shard %s", ErrBadInput, d, dirs[i], c.Shard)
+		}
+		seen[k] = dirs[i]
+		h.Interrupted = h.Interrupted || c.Interrupted
+	}
+	var missing []string
+	for k := 1; k <= plan; k++ {
+		if _, ok := seen[k]; !ok {
+			missing = append(missing, fmt.Sprintf("%d/%d", k, plan))
+		}
+	}
+	if len(missing) > 0 {
+		return Header{}, fmt.Errorf("%w: shard %s of %s missing: merge all %d shards", ErrBadInput, strings.Join(missing, ", "), first.Scenario, plan)
+	}
+	h.Shards = plan
+	return h, nil
+}

@@ -1,0 +1,322 @@
+package reports
+
+import (
+	"fmt"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Tally is everything an Accumulator holds except its request-latency
+// histograms, as plain data: a run's counters. With the run's interval
+// latency histograms (one per step and due second, see AddLatencies) it
+// rebuilds the Accumulator exactly, so a shard's merge inputs stay small
+// whatever the run's length: the counters, the per-second series without
+// its latencies, and the send and queue histograms, which are small.
+type Tally struct {
+	Start    time.Time    `json:"start,omitzero"` // the run's configured start
+	First    time.Time    `json:"first,omitzero"` // earliest intended time
+	LastDue  time.Time    `json:"last_due,omitzero"`
+	LastEnd  time.Time    `json:"last_end,omitzero"`
+	Totals   Counts       `json:"totals"`
+	Send     string       `json:"send_latency"` // HdrHistogram V2 compressed, base64, µs: from Sent
+	Queue    string       `json:"queue"`        // same encoding: Sent - Intended
+	Steps    []StepCounts `json:"steps"`
+	Modes    []ModeTally  `json:"modes"`
+	Series   SeriesTally  `json:"series"`
+	InFlight int64        `json:"in_flight"` // the last in-flight gauge, -1 before any
+}
+
+// Counts are a run's or a step's counters (see Accumulator for what each
+// means).
+type Counts struct {
+	Requests     int64  `json:"requests"`
+	OK           int64  `json:"ok"`
+	Dropped      int64  `json:"dropped"`
+	Retries      int64  `json:"retries"`
+	Sent         int64  `json:"sent"`
+	Arrivals     int64  `json:"arrivals"`
+	JourneysDone int64  `json:"journeys_done"`
+	BytesIn      uint64 `json:"bytes_in"`
+	BytesOut     uint64 `json:"bytes_out"`
+}
+
+// StepCounts are one step's counters.
+type StepCounts struct {
+	Journey string       `json:"journey"`
+	Step    string       `json:"step"`
+	First   time.Time    `json:"first,omitzero"` // earliest intended time: orders steps within a journey
+	Counts  Counts       `json:"counts"`
+	Modes   []ModeNumber `json:"modes,omitempty"`
+}
+
+// ModeKey identifies an error mode from one upstream.
+type ModeKey struct {
+	Kind     ErrorMode `json:"kind,omitempty"`   // a transport or generator mode; empty for an HTTP one
+	Status   int       `json:"status,omitempty"` // HTTP status of an HTTP mode
+	App      string    `json:"app,omitempty"`    // application error code of an HTTP mode
+	Upstream string    `json:"upstream,omitempty"`
+}
+
+// ModeNumber is how many of a step's requests failed in one mode.
+type ModeNumber struct {
+	ModeKey
+	Count int64 `json:"count"`
+}
+
+// ModeTally is one error mode over the run, with its onset.
+type ModeTally struct {
+	ModeKey
+	Count   int64     `json:"count"`
+	Onset   time.Time `json:"onset,omitzero"` // earliest intended time of a request failing this way
+	Example string    `json:"example"`
+	Message string    `json:"message,omitempty"`
+	Journey string    `json:"journey,omitempty"` // of the onset request
+	Step    string    `json:"step,omitempty"`
+}
+
+// SeriesTally is the time series without its latencies: point i covers
+// Width seconds from (Base+i)*Width Unix seconds.
+type SeriesTally struct {
+	Width  int64         `json:"width_s"`
+	Base   int64         `json:"base"`
+	Points []PointCounts `json:"points"`
+}
+
+// PointCounts are one interval's counters (see SeriesPoint).
+type PointCounts struct {
+	Offered  int64 `json:"offered,omitempty"`
+	Arrivals int64 `json:"arrivals,omitempty"`
+	Dropped  int64 `json:"dropped,omitempty"`
+	Retries  int64 `json:"retries,omitempty"`
+	OK       int64 `json:"ok,omitempty"`
+	Failed   int64 `json:"failed,omitempty"`
+	Sent     int64 `json:"sent,omitempty"`
+	Ended    int64 `json:"ended,omitempty"`
+	Good     int64 `json:"good,omitempty"`
+	InFlight int64 `json:"in_flight,omitempty"`
+}
+
+// NewLatencyHistogram returns an empty histogram with the geometry of the
+// Accumulator's run and step histograms: µs from 1 µs to 1 h, 3
+// significant digits.
+func NewLatencyHistogram() *hdr.Histogram { return newHist(histSigFigs) }
+
+// HistogramValue returns the value r's latency enters the latency
+// histograms with, in µs clamped to their range, and false when r enters
+// none (a dropped arrival is counted, not timed).
+func HistogramValue(r *Result) (us int64, timed bool) {
+	if r.Dropped {
+		return 0, false
+	}
+	return micros(r.Latency), true
+}
+
+// maxSeriesSec bounds a restored series' Unix seconds (some 35,000 years).
+const maxSeriesSec = 1 << 40
+
+// Tally returns a's content without its latency histograms.
+func (a *Accumulator) Tally() *Tally {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.series.flushAll()
+	t := &Tally{
+		Start: a.cfg.start, First: a.first, LastDue: a.lastDue, LastEnd: a.lastEnd,
+		Totals:   exportCounts(&a.total),
+		Send:     encodeHist(a.send),
+		Queue:    encodeHist(a.queue),
+		Steps:    make([]StepCounts, 0, len(a.stepOrder)),
+		Modes:    make([]ModeTally, 0, len(a.modeOrder)),
+		Series:   SeriesTally{Width: a.series.width, Base: a.series.base, Points: make([]PointCounts, len(a.series.points))},
+		InFlight: a.inFlight,
+	}
+	for _, st := range a.stepOrder {
+		sc := StepCounts{Journey: st.key.journey, Step: st.key.step, First: st.first, Counts: exportCounts(&st.counts)}
+		for k, n := range st.modes {
+			sc.Modes = append(sc.Modes, ModeNumber{exportKey(k), n})
+		}
+		sortModeNumbers(sc.Modes)
+		t.Steps = append(t.Steps, sc)
+	}
+	for _, mt := range a.modeOrder {
+		t.Modes = append(t.Modes, ModeTally{ModeKey: exportKey(mt.key), Count: mt.count, Onset: mt.onset,
+			Example: mt.example, Message: mt.message, Journey: mt.step.journey, Step: mt.step.step})
+	}
+	for i := range a.series.points {
+		p := &a.series.points[i]
+		t.Series.Points[i] = PointCounts{p.offered, p.arrivals, p.dropped, p.retries, p.ok, p.failed, p.sent, p.ended, p.good, p.inFlight}
+	}
+	return t
+}
+
+// RestoreAccumulator rebuilds the Accumulator t was taken from, without
+// its request latencies: add every interval histogram of the run with
+// AddLatencies to complete it. opts apply as to NewAccumulator (WithStart
+// is taken from t).
+func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
+	a := NewAccumulator(opts...)
+	a.cfg.start, a.first, a.lastDue, a.lastEnd, a.inFlight = t.Start, t.First, t.LastDue, t.LastEnd, t.InFlight
+	a.total = importCounts(&t.Totals)
+	var err error
+	if a.send, err = decodeHist(t.Send, "send_latency"); err != nil {
+		return nil, err
+	}
+	if a.queue, err = decodeHist(t.Queue, "queue"); err != nil {
+		return nil, err
+	}
+	for i := range t.Modes {
+		m := &t.Modes[i]
+		k := importKey(m.ModeKey)
+		if a.modes[k] != nil {
+			return nil, fmt.Errorf("modes[%d]: mode %q from %q appears twice", i, k.mode(), k.upstream)
+		}
+		mt := &modeTally{key: k, mode: k.mode(), count: m.Count, onset: m.Onset, example: m.Example,
+			message: m.Message, step: stepKey{m.Journey, m.Step}}
+		a.modes[k] = mt
+		a.modeOrder = append(a.modeOrder, mt)
+	}
+	for i := range t.Steps {
+		s := &t.Steps[i]
+		k := stepKey{s.Journey, s.Step}
+		if a.steps[k] != nil {
+			return nil, fmt.Errorf("steps[%d]: step %q appears twice", i, stepName(k))
+		}
+		st := &stepTally{key: k, first: s.First, counts: importCounts(&s.Counts), latency: newHist(histSigFigs), modes: make(map[modeKey]int64)}
+		for _, m := range s.Modes {
+			mk := importKey(m.ModeKey)
+			if a.modes[mk] == nil {
+				return nil, fmt.Errorf("steps[%d]: mode %q from %q is not among the run's modes", i, mk.mode(), mk.upstream)
+			}
+			st.modes[mk] += m.Count
+		}
+		a.steps[k] = st
+		a.stepOrder = append(a.stepOrder, st)
+	}
+	w := t.Series.Width
+	if len(t.Series.Points) > 0 && (w < 1 || w&(w-1) != 0) {
+		return nil, fmt.Errorf("series: width %d s is not a power of two", w)
+	}
+	if b := t.Series.Base; len(t.Series.Points) > 0 && (b < -maxSeriesSec/w || b > maxSeriesSec/w) {
+		return nil, fmt.Errorf("series: base %d is not a time", b)
+	}
+	if len(t.Series.Points) > a.cfg.maxPoints {
+		return nil, fmt.Errorf("series: %d points, more than the %d an accumulator keeps", len(t.Series.Points), a.cfg.maxPoints)
+	}
+	if len(t.Series.Points) > 0 {
+		a.series.width, a.series.base = w, t.Series.Base
+		a.series.points = make([]point, len(t.Series.Points))
+		for i, p := range t.Series.Points {
+			a.series.points[i] = point{offered: p.Offered, arrivals: p.Arrivals, dropped: p.Dropped, retries: p.Retries,
+				ok: p.OK, failed: p.Failed, sent: p.Sent, ended: p.Ended, good: p.Good, inFlight: p.InFlight}
+		}
+	}
+	return a, nil
+}
+
+// AddLatencies adds the latencies of the requests of one step due in one
+// second (Unix seconds; untimed false for requests with no intended time)
+// to the run's, the step's and the series' histograms: the inverse of
+// recording them one by one, exactly. h must have the geometry of
+// NewLatencyHistogram. It reports an error for a step the tally does not
+// know, so latencies never land where no counter accounts for them.
+func (a *Accumulator) AddLatencies(journey, step string, dueSec int64, timed bool, h *hdr.PackedHistogram) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if h.SignificantFigures() != histSigFigs || h.LowestTrackableValue() != histLowestUs {
+		return fmt.Errorf("latencies of %q: histogram of %d significant figures from %d, want %d from %d",
+			stepName(stepKey{journey, step}), h.SignificantFigures(), h.LowestTrackableValue(), histSigFigs, histLowestUs)
+	}
+	st := a.steps[stepKey{journey, step}]
+	if st == nil {
+		return fmt.Errorf("latencies of step %q, which the counters do not have", stepName(stepKey{journey, step}))
+	}
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	if dropped := h.MergeInto(st.latency); dropped > 0 {
+		return fmt.Errorf("latencies of %q: %d values out of range", stepName(st.key), dropped)
+	}
+	h.MergeInto(a.latency)
+	if !timed {
+		return nil
+	}
+	p := a.series.at(dueSec)
+	if p.lat == nil {
+		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+	}
+	p.lat.Merge(h)
+	return nil
+}
+
+func exportCounts(c *counts) Counts {
+	return Counts{c.requests, c.ok, c.dropped, c.retries, c.sent, c.arrivals, c.journeysDone, c.bytesIn, c.bytesOut}
+}
+
+func importCounts(c *Counts) counts {
+	return counts{c.Requests, c.OK, c.Dropped, c.Retries, c.Sent, c.Arrivals, c.JourneysDone, c.BytesIn, c.BytesOut}
+}
+
+func exportKey(k modeKey) ModeKey { return ModeKey{k.kind, k.code, k.app, k.upstream} }
+func importKey(k ModeKey) modeKey { return modeKey{k.Kind, k.Status, k.App, k.Upstream} }
+
+func sortModeNumbers(m []ModeNumber) {
+	less := func(a, b ModeNumber) bool {
+		if a.Kind != b.Kind {
+			return a.Kind < b.Kind
+		}
+		if a.Status != b.Status {
+			return a.Status < b.Status
+		}
+		if a.App != b.App {
+			return a.App < b.App
+		}
+		return a.Upstream < b.Upstream
+	}
+	for i := 1; i < len(m); i++ {
+		for j := i; j > 0 && less(m[j], m[j-1]); j-- {
+			m[j], m[j-1] = m[j-1], m[j]
+		}
+	}
+}
+
+func encodeHist(h *hdr.Histogram) string {
+	b, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
+	if err != nil {
+		panic(err) // encoding into memory fails only on a broken histogram
+	}
+	return string(b)
+}
+
+func decodeHist(s, field string) (*hdr.Histogram, error) {
+	h := newHist(histSigFigs)
+	if s == "" {
+		return h, nil
+	}
+	d, err := hdr.Decode([]byte(s))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	if d.SignificantFigures() != histSigFigs || d.LowestTrackableValue() != histLowestUs {
+		return nil, fmt.Errorf("%s: histogram of %d significant figures from %d, want %d from %d",
+			field, d.SignificantFigures(), d.LowestTrackableValue(), histSigFigs, histLowestUs)
+	}
+	if dropped := h.Merge(d); dropped > 0 {
+		return nil, fmt.Errorf("%s: %d values out of range", field, dropped)
+	}
+	return h, nil
+}
+
+// CheckLatencies reports the first step whose latency histogram does not
+// hold exactly one latency per request sent: after RestoreAccumulator and
+// AddLatencies, a sign that the latencies and the counters are not of the
+// same run, or that one of them was cut short.
+func (a *Accumulator) CheckLatencies() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, st := range a.stepOrder {
+		if n, want := st.latency.TotalCount(), st.counts.requests-st.counts.dropped; n != want {
+			return fmt.Errorf("step %q has %d latencies for %d requests sent", stepName(st.key), n, want)
+		}
+	}
+	return nil
+}
