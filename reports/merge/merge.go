@@ -42,13 +42,24 @@ type Run struct {
 // Summary computes the run's summary, gates evaluated on its own data.
 func (r *Run) Summary() *reports.Summary { return r.Acc.Summary(r.Header.meta()) }
 
-// Load reads one run folder.
-func Load(dir string) (*Run, error) { return Runs([]string{dir}, "") }
+// Load reads one run folder as it is: a whole run, a merged one, or a
+// single shard.
+func Load(dir string) (*Run, error) {
+	c, err := readCounters(dir)
+	if err != nil {
+		return nil, err
+	}
+	acc, err := restore(dir, c, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Run{Dirs: []string{dir}, Header: c.Header, Acc: acc}, nil
+}
 
 // Runs loads the run folders dirs and merges them exactly into one run. A
-// single folder loads as it is. Several must be the shards of one run: the
-// same scenario, source, seed, shard plan and start, every shard exactly
-// once (a missing one is named). With out non-empty, the merged run's
+// single folder of a whole run loads as it is. Shards must be all the
+// shards of one run: the same scenario, source, seed, shard plan and
+// start, every shard exactly once (a missing one is named). With out non-empty, the merged run's
 // summary.json, counters.json and latency.hlog are written there, so the
 // merged folder is itself a run that loads, reports and merges.
 func Runs(dirs []string, out string) (*Run, error) {
@@ -155,7 +166,7 @@ func restore(dir string, c *Counters, tee *IntervalWriter) (*reports.Accumulator
 // mergedHeader checks that the runs are the shards of one run, all of
 // them, and says what the merged run is.
 func mergedHeader(dirs []string, cs []*Counters) (Header, error) {
-	if len(cs) == 1 {
+	if len(cs) == 1 && cs[0].Shard == "" {
 		return cs[0].Header, nil
 	}
 	first := cs[0]

@@ -186,6 +186,7 @@ func TestRunsRefuseWhatIsNotOneRun(t *testing.T) {
 		{"a missing shard", []Header{shard(1, 3, nil), shard(3, 3, nil)}, "shard 2/3 of launch-day missing"},
 		{"a shard twice", []Header{shard(1, 2, nil), shard(1, 2, nil)}, "both shard 1/2"},
 		{"not a shard", []Header{header, shard(2, 2, nil)}, "not a shard"},
+		{"one shard alone", []Header{shard(2, 2, nil)}, "shard 1/2 of launch-day missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -252,4 +253,37 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return fmt.Sprintf("lengths %d and %d", len(g), len(w))
+}
+
+func TestGatesJudgeTheMergedRun(t *testing.T) {
+	rs := synthetic(6000, 9)
+	h := header
+	h.Gates = []string{"dropped<60"} // each third of the run drops about 33
+	root := t.TempDir()
+	var dirs []string
+	for k := range 3 {
+		var part []reports.Result
+		for _, r := range rs {
+			if r.Seq%3 == uint64(k) {
+				part = append(part, r)
+			}
+		}
+		h.Shard = fmt.Sprintf("%d/3", k+1)
+		dirs = append(dirs, filepath.Join(root, fmt.Sprint(k)))
+		writeRun(t, dirs[k], h, part)
+		one, err := Load(dirs[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := one.Summary(); !s.Passed() {
+			t.Fatalf("shard %d fails its gate alone (%d dropped): the test needs shards that pass", k+1, s.Dropped)
+		}
+	}
+	run, err := Runs(dirs, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := run.Summary(); s.Passed() || len(s.Gates) != 1 || s.Gates[0].Actual != float64(s.Dropped) || s.Dropped < 60 {
+		t.Fatalf("merged run: %d dropped, gates %+v: want the fleet-wide gate to fail", s.Dropped, s.Gates)
+	}
 }
