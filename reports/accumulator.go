@@ -3,6 +3,7 @@ package reports
 import (
 	"errors"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +50,7 @@ type Accumulator struct {
 	modes     map[modeKey]*modeTally
 	modeOrder []*modeTally
 	series    series
+	upstreams map[string]*upstreamTally // failures by the upstream the target blamed, at most cfg.maxModes
 	live      liveRing
 	inFlight  int64 // last gauge from ObserveInFlight, -1 before any
 }
@@ -79,6 +81,19 @@ type stepTally struct {
 	counts  counts
 	latency *hdr.Histogram
 	modes   map[modeKey]int64
+	series  series // the step's own series: windowed gates on a step, per-step samples for compare
+}
+
+func newStepTally(k stepKey, maxPoints int) *stepTally {
+	return &stepTally{key: k, latency: newHist(histSigFigs), modes: make(map[modeKey]int64),
+		series: series{width: 1, max: maxPoints, packed: true}}
+}
+
+// upstreamTally counts the failed requests the target blamed on one
+// upstream (X-Upstream); the series' points count them by due second.
+type upstreamTally struct {
+	name   string
+	failed int64
 }
 
 type modeTally struct {
@@ -127,13 +142,14 @@ func NewAccumulator(opts ...Option) *Accumulator {
 		o(&cfg)
 	}
 	a := &Accumulator{
-		cfg:      cfg,
-		latency:  newHist(histSigFigs),
-		send:     newHist(histSigFigs),
-		queue:    newHist(histSigFigs),
-		steps:    make(map[stepKey]*stepTally),
-		modes:    make(map[modeKey]*modeTally),
-		inFlight: -1,
+		cfg:       cfg,
+		latency:   newHist(histSigFigs),
+		send:      newHist(histSigFigs),
+		queue:     newHist(histSigFigs),
+		steps:     make(map[stepKey]*stepTally),
+		upstreams: make(map[string]*upstreamTally),
+		modes:     make(map[modeKey]*modeTally),
+		inFlight:  -1,
 	}
 	a.series = series{width: 1, max: cfg.maxPoints}
 	return a
@@ -187,7 +203,7 @@ func (a *Accumulator) add(r *Result) {
 	sk := stepKey{r.Journey, r.Step}
 	st := a.steps[sk]
 	if st == nil {
-		st = &stepTally{key: sk, latency: newHist(histSigFigs), modes: make(map[modeKey]int64)}
+		st = newStepTally(sk, a.cfg.maxPoints)
 		a.steps[sk] = st
 		a.stepOrder = append(a.stepOrder, st)
 	}
@@ -233,28 +249,38 @@ func (a *Accumulator) add(r *Result) {
 		a.lastEnd = end
 	}
 
-	dueSec := due.Unix()
-	p := a.series.at(dueSec)
-	p.offered++
-	p.arrivals += c.arrivals
-	p.dropped += c.dropped
-	p.retries += c.retries
-	if ok {
-		p.ok++
-	} else {
-		p.failed++
+	dueSec, endSec := due.Unix(), end.Unix()
+	p := a.series.addDue(dueSec, &c, ok)
+	if up := a.upstream(r.Upstream); up != nil && !ok {
+		up.failed++
+		p.addVia(up.name, 1)
 	}
-	endSec := end.Unix()
+	st.series.addDue(dueSec, &c, ok)
 	if sent {
-		p = a.series.at(endSec)
-		p.ended++
-		p.good += c.ok
+		a.series.addEnd(endSec, c.ok)
 		a.series.recordLatency(dueSec, us)
+		st.series.addEnd(endSec, c.ok)
+		st.series.recordLatency(dueSec, us)
 	}
 	if c.sent == 1 {
 		a.series.at(r.Sent.Unix()).sent++
+		st.series.at(r.Sent.Unix()).sent++
 	}
 	a.live.add(dueSec, endSec, sent, ok, us)
+}
+
+// upstream returns the tally of the named upstream, creating it while
+// fewer than the error-mode bound exist; nil for "" or past the bound.
+func (a *Accumulator) upstream(name string) *upstreamTally {
+	if name == "" {
+		return nil
+	}
+	up := a.upstreams[name]
+	if up == nil && len(a.upstreams) < a.cfg.maxModes {
+		up = &upstreamTally{name: strings.Clone(name)}
+		a.upstreams[up.name] = up
+	}
+	return up
 }
 
 // maxExampleBytes bounds an error mode's example text.
@@ -327,7 +353,7 @@ func (a *Accumulator) Merge(other *Accumulator) error {
 	for _, ost := range other.stepOrder {
 		st := a.steps[ost.key]
 		if st == nil {
-			st = &stepTally{key: ost.key, latency: newHist(histSigFigs), modes: make(map[modeKey]int64)}
+			st = newStepTally(ost.key, a.cfg.maxPoints)
 			a.steps[ost.key] = st
 			a.stepOrder = append(a.stepOrder, st)
 		}
@@ -338,6 +364,12 @@ func (a *Accumulator) Merge(other *Accumulator) error {
 		}
 		for k, n := range ost.modes {
 			st.modes[k] += n
+		}
+		st.series.mergeFrom(&ost.series) // step series are packed: nothing to flush
+	}
+	for name, ou := range other.upstreams {
+		if up := a.upstream(name); up != nil {
+			up.failed += ou.failed
 		}
 	}
 	for _, omt := range other.modeOrder {

@@ -62,6 +62,39 @@ type point struct {
 	good     int64 // end: successful requests that ended here
 	inFlight int64 // the largest in-flight gauge observed (ObserveInFlight)
 	lat      *hdr.PackedHistogram
+	via      []viaCount // due: failures by the upstream blamed (X-Upstream), run series only
+}
+
+// viaCount is how many of a point's failures blamed one upstream.
+type viaCount struct {
+	upstream string
+	n        int64
+}
+
+// addVia counts n failures blamed on upstream.
+func (p *point) addVia(upstream string, n int64) {
+	for i := range p.via {
+		if p.via[i].upstream == upstream {
+			p.via[i].n += n
+			return
+		}
+	}
+	p.via = append(p.via, viaCount{upstream, n})
+}
+
+// failedVia is how many of the point's failures blamed upstream.
+func (p *point) failedVia(upstream string) int64 {
+	for _, v := range p.via {
+		if v.upstream == upstream {
+			return v.n
+		}
+	}
+	return 0
+}
+
+// empty reports whether nothing was recorded in p.
+func (p *point) empty() bool {
+	return p.offered == 0 && p.sent == 0 && p.ended == 0 && p.inFlight == 0 && p.lat == nil && len(p.via) == 0
 }
 
 func (p *point) merge(o *point) {
@@ -75,6 +108,9 @@ func (p *point) merge(o *point) {
 	p.ended += o.ended
 	p.good += o.good
 	p.inFlight = max(p.inFlight, o.inFlight)
+	for _, v := range o.via {
+		p.addVia(v.upstream, v.n)
+	}
 	if o.lat != nil && o.lat.TotalCount() > 0 {
 		if p.lat == nil {
 			p.lat = o.lat.Clone()
@@ -106,6 +142,30 @@ type series struct {
 	points []point
 	max    int
 	open   [openSlots]openSlot
+	packed bool // record latencies straight into the points' packed histograms: no open slots (per-step series)
+}
+
+// addDue counts a request due in Unix second sec by its outcome, and
+// returns its point (valid until the next call).
+func (s *series) addDue(sec int64, c *counts, ok bool) *point {
+	p := s.at(sec)
+	p.offered++
+	p.arrivals += c.arrivals
+	p.dropped += c.dropped
+	p.retries += c.retries
+	if ok {
+		p.ok++
+	} else {
+		p.failed++
+	}
+	return p
+}
+
+// addEnd counts a sent request that ended in Unix second sec.
+func (s *series) addEnd(sec int64, good int64) {
+	p := s.at(sec)
+	p.ended++
+	p.good += good
 }
 
 // at returns the point holding Unix second sec, growing or coarsening the
@@ -152,6 +212,13 @@ func (s *series) coarsen() {
 func (s *series) recordLatency(sec, us int64) {
 	slot := &s.open[floorMod(sec, openSlots)]
 	switch {
+	case s.packed:
+		p := s.at(sec)
+		if p.lat == nil {
+			p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+		}
+		_ = p.lat.RecordValue(us)
+		return
 	case slot.valid && slot.sec == sec:
 	case !slot.valid || slot.sec < sec:
 		s.flush(slot)
@@ -199,7 +266,7 @@ func (s *series) flushAll() {
 func (s *series) mergeFrom(o *series) {
 	for i := range o.points {
 		p := &o.points[i]
-		if *p == (point{}) {
+		if p.empty() {
 			continue
 		}
 		startSec := (o.base + int64(i)) * o.width

@@ -125,16 +125,6 @@ type USL struct {
 	R2              float64 `json:"r2"`               // coefficient of determination of the fit
 }
 
-// GateResult is a gate judged against a summary.
-type GateResult struct {
-	Expr      string  `json:"expr"`
-	Metric    string  `json:"metric"`
-	Threshold float64 `json:"threshold"` // in the metric's unit
-	Actual    float64 `json:"actual"`    // in the metric's unit: ms, ratio, per second or count
-	Pass      bool    `json:"pass"`
-	Reason    string  `json:"reason,omitempty"` // why it failed without a comparison
-}
-
 // SummaryMeta is what a summary needs beyond the results.
 type SummaryMeta struct {
 	Scenario    string
@@ -292,7 +282,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		s.Metastability = AnalyzeMetastability(series, slo, meta.SaturationRate)
 	}
 	if len(meta.Gates) > 0 {
-		s.Gates = EvaluateGates(s, meta.Gates)
+		s.Gates = a.judge(s, meta.Gates)
 	}
 	return s
 }
@@ -306,63 +296,6 @@ func stepName(k stepKey) string {
 		return k.step
 	}
 	return k.journey + "/" + k.step
-}
-
-// EvaluateGates judges each gate against s. Latency gates compare the
-// quantiles of latency_ms, "errors" is 1 - success_ratio, and the others
-// read the field of the same name. A run without requests fails every gate,
-// and one where no request ended fails its latency gates: no measurement is
-// never a pass.
-func EvaluateGates(s *Summary, gates []Gate) []GateResult {
-	out := make([]GateResult, 0, len(gates))
-	for _, g := range gates {
-		gr := GateResult{Expr: g.Expr, Metric: g.Metric, Threshold: g.Threshold}
-		actual, latencyGate, known := gateActual(s, g.Metric)
-		gr.Actual = actual
-		switch {
-		case !known:
-			gr.Reason = "unknown metric " + g.Metric
-		case s.Requests == 0:
-			gr.Reason = "no requests"
-		case latencyGate && s.Requests == s.Dropped:
-			gr.Reason = "no request ended: nothing was timed"
-		default:
-			gr.Pass = g.Holds(actual)
-		}
-		out = append(out, gr)
-	}
-	return out
-}
-
-// gateActual maps a gate metric to the summary's value in the gate's unit.
-func gateActual(s *Summary, metric string) (v float64, latency, known bool) {
-	switch metric {
-	case "p50":
-		return s.Latency.P50, true, true
-	case "p90":
-		return s.Latency.P90, true, true
-	case "p95":
-		return s.Latency.P95, true, true
-	case "p99":
-		return s.Latency.P99, true, true
-	case "p999":
-		return s.Latency.P999, true, true
-	case "max":
-		return s.Latency.Max, true, true
-	case "errors":
-		return round(1-s.SuccessRatio, 1e6), false, true
-	case "success_ratio":
-		return s.SuccessRatio, false, true
-	case "retry_share":
-		return s.RetryShare, false, true
-	case "goodput":
-		return s.Goodput, false, true
-	case "achieved_rate":
-		return s.AchievedRate, false, true
-	case "dropped":
-		return float64(s.Dropped), false, true
-	}
-	return 0, false, false
 }
 
 // Passed reports whether every gate passed (true when there are none).
