@@ -75,6 +75,11 @@ type SaturateOptions struct {
 	// crossed first. A failing read leaves that step without stations.
 	Stations     func(context.Context) ([]reports.StationSample, error)
 	StationEvery time.Duration
+
+	// Gates judge the whole search once it has ended (saturation_rate,
+	// p99 over every window, ...). The scenario's own gates do not: a
+	// search goes past saturation on purpose.
+	Gates []reports.Gate
 }
 
 // SaturateOutcome is what a saturation search leaves behind.
@@ -403,6 +408,9 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 	reports.SetStepOnsets(sum, s.points)
 	sum.Saturation = rep.Saturation
 	sum.Metastability = nil // separate runs at fixed rates: there is no decline to recover in
+	if len(s.o.Gates) > 0 {
+		sum.Gates = s.all.JudgeGates(sum, s.o.Gates)
+	}
 
 	if err := writeFileAtomic(filepath.Join(s.o.Run.Dir, SaturationFile), func(w io.Writer) error {
 		return reports.WriteSaturationJSON(w, rep)

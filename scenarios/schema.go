@@ -94,6 +94,12 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 			continue
 		}
 		gate, err := reports.ParseGate(n.Value)
+		if err == nil {
+			err = s.CheckGate(gate)
+		}
+		if err == nil && s.Profile != nil {
+			err = CheckGateWindow(gate, s.Profile.Duration())
+		}
 		if err != nil {
 			d.add(n, key, "%v", err)
 			continue

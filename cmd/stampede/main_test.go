@@ -85,6 +85,13 @@ func TestBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"out on an earlier run", with("--out", earlier), "--force"},
 		{"out on a file", with("--out", bad), "--out"},
 		{"scenario from an endless device", []string{"run", "/dev/zero"}, "too large"},
+		{"gate that does not parse", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s", "--gate", "p99<<1s"}, `--gate: gate "p99<<1s"`},
+		{"gate on an unknown metric", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "1s", "--gate", "p98<1s"}, `gate "p98<1s": unknown metric "p98"`},
+		{"gate on an unknown step", []string{"run", "ci-smoke", "--gate", "p99{step:add-crad}<1s"}, `gate "p99{step:add-crad}<1s": no step "add-crad" in the scenario (did you mean "add-card"?)`},
+		{"gate window longer than the run", []string{"run", "--url", srv.URL, "--rate", "10/s", "--duration", "5s", "--gate", "p99<1s over 10s"},
+			`gate "p99<1s over 10s": the 10s window is longer than the run (5s)`},
+		{"saturate gate that does not parse", []string{"saturate", "--url", srv.URL, "--start", "10/s", "--step", "10/s", "--step-duration", "1s",
+			"--gate", "saturation_rate>"}, `--gate: gate "saturation_rate>"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

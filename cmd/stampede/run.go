@@ -54,6 +54,7 @@ type runOptions struct {
 	force       bool // replace an earlier run in --out
 	format      string
 	quiet       bool
+	gates       []string // --gate: added to the scenario's (run) or judging the search (saturate)
 }
 
 // newCmdRun builds `stampede run`; runF replaces the work in tests.
@@ -113,6 +114,11 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 	if err != nil {
 		return err
 	}
+	gates, err := o.flagGates(sc, sc.Profile.Duration())
+	if err != nil {
+		return err
+	}
+	sc.Gates = append(sc.Gates, gates...)
 	ropts := replay.Options{
 		Scenario:    sc,
 		Target:      sc.Target,
@@ -338,6 +344,7 @@ func (o *runOptions) addSharedFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.maxWait, "max-wait", time.Second, "longest an arrival waits for an in-flight slot before it is dropped and counted")
 	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
 	f.BoolVar(&o.force, "force", false, "replace an earlier run in the --out folder (its results and embedded database)")
+	o.addGateFlag(f)
 	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
 	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
 	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")

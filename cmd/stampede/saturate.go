@@ -99,6 +99,9 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 	if err != nil {
 		return err
 	}
+	if so.Gates, err = o.flagGates(sc, 0); err != nil {
+		return err
+	}
 	if o.slo != "" {
 		if so.SLO, err = reports.ParseSLO(o.slo, sc.SLO); err != nil {
 			return fmt.Errorf("%w: --slo: %w", errUsage, err)
@@ -167,6 +170,8 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		return err
 	case out.Interrupted:
 		return errInterrupted
+	case !out.Summary.Passed():
+		return errGateFailed
 	}
 	return nil
 }

@@ -1,0 +1,59 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// readSummary reads a run folder's summary.json.
+func readSummary(t *testing.T, dir string) *reports.Summary {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s reports.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatal(err)
+	}
+	return &s
+}
+
+func TestGateFlagJudgesWindows(t *testing.T) {
+	srv := okServer(t)
+	t.Run("every window holds", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "run")
+		code, _, stderr := cli(t, "run", "--url", srv.URL, "--rate", "20/s", "--duration", "3s", "--out", out, "--quiet",
+			"--gate", "errors<1% over 1s", "--gate", "p99{step:request}<10s")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		s := readSummary(t, out)
+		if len(s.Gates) != 2 {
+			t.Fatalf("gates %+v", s.Gates)
+		}
+		// 3 s of arrivals from a start within a second: 3 or 4 windows.
+		if w := s.Gates[0]; !w.Pass || w.WindowS != 1 || w.Windows < 3 || w.Windows > 4 || w.FailedWindow != nil {
+			t.Errorf("windowed gate %+v", w)
+		}
+		if g := s.Gates[1]; !g.Pass || g.Step != "request" || g.Actual <= 0 {
+			t.Errorf("step gate %+v", g)
+		}
+	})
+	t.Run("a window that fails exits 3 and says which", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "run")
+		code, _, stderr := cli(t, "run", "--url", srv.URL, "--rate", "20/s", "--duration", "2s", "--out", out, "--quiet",
+			"--gate", "success_ratio<50% over 1s")
+		if code != exitGateFailed {
+			t.Fatalf("exit %d, want 3: %s", code, stderr)
+		}
+		g := readSummary(t, out).Gates[0]
+		if g.Pass || g.Actual != 1 || g.FailedWindow == nil || g.WindowsFailed != g.Windows || g.FailedWindow.Requests == 0 {
+			t.Errorf("gate %+v, window %+v", g, g.FailedWindow)
+		}
+	})
+}
