@@ -181,7 +181,8 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 		if a.steps[k] != nil {
 			return nil, fmt.Errorf("steps[%d]: step %q appears twice", i, stepName(k))
 		}
-		st := &stepTally{key: k, first: s.First, counts: importCounts(&s.Counts), latency: newHist(histSigFigs), modes: make(map[modeKey]int64)}
+		st := newStepTally(k, a.cfg.maxPoints)
+		st.first, st.counts = s.First, importCounts(&s.Counts)
 		for _, m := range s.Modes {
 			mk := importKey(m.ModeKey)
 			if a.modes[mk] == nil {
@@ -240,11 +241,13 @@ func (a *Accumulator) AddLatencies(journey, step string, dueSec int64, timed boo
 	if !timed {
 		return nil
 	}
-	p := a.series.at(dueSec)
-	if p.lat == nil {
-		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+	for _, ser := range []*series{&a.series, &st.series} {
+		p := ser.at(dueSec)
+		if p.lat == nil {
+			p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+		}
+		p.lat.Merge(h)
 	}
-	p.lat.Merge(h)
 	return nil
 }
 
