@@ -1,19 +1,12 @@
 package scenarios
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strconv"
 	"time"
 
-	"gopkg.in/yaml.v3"
-
 	"github.com/stampede-load/stampede/internal/textfile"
+	"github.com/stampede-load/stampede/internal/yamlconf"
 )
 
 // Parse reads a scenario from src and validates it. file names it in
@@ -35,57 +28,28 @@ func Load(path string) (*Scenario, error) {
 	return Parse(path, src)
 }
 
-// yamlLine finds the line in yaml.v3's error messages.
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
 // parseScenario is Parse with the files the scenario names read from fl.
 func parseScenario(file string, src []byte, fl files) (s *Scenario, err error) {
-	d := &decoder{file: file, files: fl}
+	d := &decoder{Decoder: yamlconf.New(file, fileKind), files: fl}
 	defer func() {
 		// A parser of untrusted input must not take the process down;
 		// FuzzParse checks this never fires.
 		if r := recover(); r != nil {
 			s = nil
-			err = &ValidationError{Problems: []Problem{{File: file, Line: 1, Message: fmt.Sprintf("internal error while parsing: %v", r)}}}
+			err = &ValidationError{Problems: []Problem{{File: file, Line: 1, Message: fmt.Sprintf("internal error while parsing: %v", r)}}, Invalid: ErrInvalid}
 		}
 	}()
-	var root yaml.Node
-	dec := yaml.NewDecoder(bytes.NewReader(src))
-	switch err := dec.Decode(&root); {
-	case errors.Is(err, io.EOF):
-		d.add(&yaml.Node{Line: 1}, "", "the file is empty")
-	case err != nil:
-		d.yamlError(err)
-	default:
-		var next yaml.Node
-		switch err := dec.Decode(&next); {
-		case err == nil:
-			d.add(&next, "", "a scenario file holds one YAML document; found a second one")
-		case !errors.Is(err, io.EOF):
-			d.yamlError(err)
-		}
-		s = d.scenario(&root)
+	switch root := d.Parse(src); {
+	case root != nil:
+		s = d.scenario(root)
+	case !d.Failed():
+		d.AddAt(1, "", "the file is empty")
 	}
-	if len(d.problems) > 0 {
-		slices.SortStableFunc(d.problems, func(a, b Problem) int { return a.Line - b.Line })
-		if d.dropped > 0 {
-			last := d.problems[len(d.problems)-1].Line
-			d.problems = append(d.problems, Problem{File: file, Line: last, Message: fmt.Sprintf("and %d more problems", d.dropped)})
-		}
-		return nil, &ValidationError{Problems: d.problems}
+	if d.Failed() {
+		d.SortByLine()
+		return nil, d.Err(ErrInvalid)
 	}
 	return s, nil
-}
-
-// yamlError reports a YAML syntax error at its line (line 1 when yaml.v3
-// gives none).
-func (d *decoder) yamlError(err error) {
-	line, msg := 1, err.Error()
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-	}
-	d.problems = append(d.problems, Problem{File: d.file, Line: line, Key: "yaml", Message: msg})
 }
 
 // epoch is the default reference time of synthetic identities: the start of

@@ -137,7 +137,7 @@ func TestParseReportsProblemsWithFileLineAndKey(t *testing.T) {
 		{"outage station", minimal + "outages: [{station: NEXI, start: 1s, duration: 1m}]\n", `8: outages[0].station: "NEXI" is not a station name`},
 		{"feeder file missing", minimal + "data: [{name: users, file: nope.csv}]\n", "8: data[0].file: open"},
 		{"feeder mode", minimal + "data: [{name: users, file: u.csv, mode: shuffled}]\n", `8: data[0].mode: "shuffled" is not sequential, random or unique`},
-		{"alias bomb", aliasBomb(), "3: the scenario is too large"},
+		{"alias bomb", aliasBomb(), "3: the scenario file is too large"},
 		{"merge of a scalar", scenarioWith("      - {<<: 1, name: s, path: /}"), "7: journeys[0].steps[0]: a merge (<<) takes a mapping"},
 	}
 	for _, tt := range tests {

@@ -14,6 +14,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/stampede-load/stampede/internal/yamlconf"
 	"github.com/stampede-load/stampede/reports"
 )
 
@@ -37,7 +38,7 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // that read them, the login before the journeys that use its variables.
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
 	s := &Scenario{
-		Source:   d.file,
+		Source:   d.File(),
 		Target:   "embedded",
 		Seed:     1,
 		HTTP:     HTTPOptions{Timeout: 10 * time.Second, Version: "auto"},
@@ -49,48 +50,48 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	o := d.object(root, "", scenarioKeys)
-	if o.node == nil {
-		if d.resolve(root) == nil {
-			d.add(root, "", "the file is empty")
+	o := d.Object(root, "", scenarioKeys)
+	if o.Node() == nil {
+		if d.Resolve(root) == nil {
+			d.Add(root, "", "the file is empty")
 		}
 		return s
 	}
-	s.Name = strings.TrimSpace(o.str("name"))
+	s.Name = strings.TrimSpace(o.Str("name"))
 	if s.Name == "" {
-		s.Name = safeName(strings.TrimSuffix(filepath.Base(d.file), filepath.Ext(d.file)))
+		s.Name = safeName(strings.TrimSuffix(filepath.Base(d.File()), filepath.Ext(d.File())))
 	} else if why := nameProblem(s.Name); why != "" {
-		_, n, _ := o.scalar("name")
-		d.add(n, o.key("name"), "%q %s", clip(s.Name, 40), why)
+		_, n, _ := o.Scalar("name")
+		d.Add(n, o.Key("name"), "%q %s", clip(s.Name, 40), why)
 	}
-	s.Description = strings.TrimSpace(o.str("description"))
+	s.Description = strings.TrimSpace(o.Str("description"))
 	d.target(o)
-	if v, ok := o.integer("seed", -1<<63, 1<<63-1); ok {
+	if v, ok := o.Int("seed", -1<<63, 1<<63-1); ok {
 		s.Seed = v
 	}
-	d.http(d.object(o.raw("http"), "http", httpKeys))
-	s.Data = d.feeders(o.raw("data"), "data")
-	if o.require("profile") {
-		s.Profile = d.profile(o.raw("profile"), "profile")
+	d.http(d.Object(o.Raw("http"), "http", httpKeys))
+	s.Data = d.feeders(o.Raw("data"), "data")
+	if o.Require("profile") {
+		s.Profile = d.profile(o.Raw("profile"), "profile")
 	}
 	var loginVars []string
-	if o.has("login") {
-		s.Login = d.step(o.raw("login"), "login", &scope{}, nil)
+	if o.Has("login") {
+		s.Login = d.step(o.Raw("login"), "login", &scope{}, nil)
 		if s.Login != nil {
 			for _, x := range s.Login.Extract {
 				loginVars = append(loginVars, x.Var)
 			}
 		}
 	}
-	if o.require("journeys") {
-		s.Journeys = d.journeys(o.raw("journeys"), "journeys", loginVars)
+	if o.Require("journeys") {
+		s.Journeys = d.journeys(o.Raw("journeys"), "journeys", loginVars)
 	}
-	d.slo(d.object(o.raw("slo"), "slo", sloKeys))
-	for i, g := range d.list(o.raw("gates"), "gates", true) {
+	d.slo(d.Object(o.Raw("slo"), "slo", sloKeys))
+	for i, g := range d.List(o.Raw("gates"), "gates", true) {
 		key := fmt.Sprintf("gates[%d]", i)
-		n := d.resolve(g)
+		n := d.Resolve(g)
 		if n == nil || n.Kind != yaml.ScalarNode {
-			d.add(g, key, "want a gate like p99<800ms")
+			d.Add(g, key, "want a gate like p99<800ms")
 			continue
 		}
 		gate, err := reports.ParseGate(n.Value)
@@ -101,19 +102,19 @@ func (d *decoder) scenario(root *yaml.Node) *Scenario {
 			err = CheckGateWindow(gate, s.Profile.Duration())
 		}
 		if err != nil {
-			d.add(n, key, "%v", err)
+			d.Add(n, key, "%v", err)
 			continue
 		}
 		s.Gates = append(s.Gates, gate)
 	}
-	d.embedded(d.object(o.raw("embedded"), "embedded", embeddedKeys))
-	d.outages(o.raw("outages"), "outages")
+	d.embedded(d.Object(o.Raw("embedded"), "embedded", embeddedKeys))
+	d.outages(o.Raw("outages"), "outages")
 	return s
 }
 
 // target reads "embedded" or a base URL, stored without a trailing slash.
-func (d *decoder) target(o *object) {
-	raw, n, ok := o.scalar("target")
+func (d *decoder) target(o *yamlconf.Object) {
+	raw, n, ok := o.Scalar("target")
 	if !ok {
 		return
 	}
@@ -125,64 +126,64 @@ func (d *decoder) target(o *object) {
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		d.add(n, "target", "%q is not embedded or a URL like http://host:port", raw)
+		d.Add(n, "target", "%q is not embedded or a URL like http://host:port", raw)
 	case u.Scheme != "http" && u.Scheme != "https":
-		d.add(n, "target", "%q: want embedded, or a URL starting with http:// or https://", raw)
+		d.Add(n, "target", "%q: want embedded, or a URL starting with http:// or https://", raw)
 	case u.Host == "":
-		d.add(n, "target", "%q has no host", raw)
+		d.Add(n, "target", "%q has no host", raw)
 	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
-		d.add(n, "target", "%q: a target is a base URL, without user, query or fragment", raw)
+		d.Add(n, "target", "%q: a target is a base URL, without user, query or fragment", raw)
 	default:
 		d.s.Target = strings.TrimRight(raw, "/")
 	}
 }
 
 // http reads the client options.
-func (d *decoder) http(o *object) {
+func (d *decoder) http(o *yamlconf.Object) {
 	h := &d.s.HTTP
-	if v, ok := o.dur("timeout", false); ok {
+	if v, ok := o.Duration("timeout", false); ok {
 		h.Timeout = v
 	}
-	if v, ok := o.boolean("insecure"); ok {
+	if v, ok := o.Bool("insecure"); ok {
 		h.Insecure = v
 	}
-	if v, n, ok := o.scalar("version"); ok {
+	if v, n, ok := o.Scalar("version"); ok {
 		switch v = strings.TrimSpace(v); v {
 		case "auto", "1.1", "2":
 			h.Version = v
 		case "2.0":
 			h.Version = "2"
 		default:
-			d.add(n, o.key("version"), "%q is not auto, 1.1 or 2", v)
+			d.Add(n, o.Key("version"), "%q is not auto, 1.1 or 2", v)
 		}
 	}
 	for _, f := range []struct {
 		key string
 		dst *string
 	}{{"ca_cert", &h.CACert}, {"client_cert", &h.ClientCert}, {"client_key", &h.ClientKey}} {
-		if v, n, ok := o.scalar(f.key); ok && v != "" {
+		if v, n, ok := o.Scalar(f.key); ok && v != "" {
 			if err := d.files.exists(v); err != nil {
-				d.add(n, o.key(f.key), "%v", err)
+				d.Add(n, o.Key(f.key), "%v", err)
 			}
 			*f.dst = d.files.path(v)
 		}
 	}
 	if (h.ClientCert == "") != (h.ClientKey == "") {
-		d.add(o.at, o.key("client_cert"), "client_cert and client_key go together")
+		d.Add(o.At(), o.Key("client_cert"), "client_cert and client_key go together")
 	}
-	hdr := d.object(o.raw("headers"), o.key("headers"), nil)
-	for _, name := range hdr.order {
-		key := hdr.key(name)
-		v, n, ok := hdr.scalar(name)
+	hdr := d.Object(o.Raw("headers"), o.Key("headers"), nil)
+	for _, name := range hdr.Keys() {
+		key := hdr.Key(name)
+		v, n, ok := hdr.Scalar(name)
 		if !ok {
 			continue
 		}
 		if !validHeaderName(name) {
-			d.add(hdr.keys[name], key, "%q is not a valid header name", name)
+			d.Add(hdr.KeyNode(name), key, "%q is not a valid header name", name)
 			continue
 		}
 		if strings.Contains(v, "{{") {
-			d.add(n, key, "http.headers are sent as written; put templated headers on a journey or a step")
+			d.Add(n, key, "http.headers are sent as written; put templated headers on a journey or a step")
 			continue
 		}
 		if h.Headers == nil {
@@ -195,50 +196,50 @@ func (d *decoder) http(o *object) {
 // feeders reads the data feeders and their files.
 func (d *decoder) feeders(n *yaml.Node, key string) []*Feeder {
 	var out []*Feeder
-	for i, item := range d.list(n, key, false) {
+	for i, item := range d.List(n, key, false) {
 		k := fmt.Sprintf("%s[%d]", key, i)
-		o := d.object(item, k, feederKeys)
-		if !o.require("name", "file") {
+		o := d.Object(item, k, feederKeys)
+		if !o.Require("name", "file") {
 			continue
 		}
-		f := &Feeder{Name: o.str("name"), Mode: Sequential}
-		_, nameNode, _ := o.scalar("name")
+		f := &Feeder{Name: o.Str("name"), Mode: Sequential}
+		_, nameNode, _ := o.Scalar("name")
 		switch {
 		case !identifier.MatchString(f.Name):
-			d.add(nameNode, o.key("name"), "%q: a feeder name is a letter or _ then letters, digits or _", f.Name)
+			d.Add(nameNode, o.Key("name"), "%q: a feeder name is a letter or _ then letters, digits or _", f.Name)
 			continue
 		case slices.ContainsFunc(out, func(g *Feeder) bool { return g.Name == f.Name }):
-			d.add(nameNode, o.key("name"), "feeder %q is defined twice", f.Name)
+			d.Add(nameNode, o.Key("name"), "feeder %q is defined twice", f.Name)
 			continue
 		}
-		if m, mn, ok := o.scalar("mode"); ok {
-			if m != Sequential && m != Random && m != Unique {
-				d.add(mn, o.key("mode"), "%q is not sequential, random or unique", m)
+		if o.Has("mode") {
+			m, ok := o.Enum("mode", Sequential, Random, Unique)
+			if !ok {
 				continue
 			}
 			f.Mode = m
 		}
-		file, fileNode, _ := o.scalar("file")
+		file, fileNode, _ := o.Scalar("file")
 		f.Format = feederFormat(file)
-		if v, fn, ok := o.scalar("format"); ok {
-			if v != "csv" && v != "jsonl" {
-				d.add(fn, o.key("format"), "%q is not csv or jsonl", v)
+		if o.Has("format") {
+			v, ok := o.Enum("format", "csv", "jsonl")
+			if !ok {
 				continue
 			}
 			f.Format = v
 		}
 		if f.Format == "" {
-			d.add(fileNode, o.key("file"), "cannot tell the format of %q from its extension: set format: csv or jsonl", file)
+			d.Add(fileNode, o.Key("file"), "cannot tell the format of %q from its extension: set format: csv or jsonl", file)
 			continue
 		}
 		f.File = d.files.path(file)
 		data, err := d.files.read(file)
 		if err != nil {
-			d.add(fileNode, o.key("file"), "%v", err)
+			d.Add(fileNode, o.Key("file"), "%v", err)
 			continue
 		}
 		if f.Columns, f.Rows, err = readFeeder(file, data, f.Format); err != nil {
-			d.add(fileNode, o.key("file"), "%v", err)
+			d.Add(fileNode, o.Key("file"), "%v", err)
 			continue
 		}
 		out = append(out, f)
@@ -247,23 +248,23 @@ func (d *decoder) feeders(n *yaml.Node, key string) []*Feeder {
 }
 
 // slo reads the objective with reports' own metric names.
-func (d *decoder) slo(o *object) {
+func (d *decoder) slo(o *yamlconf.Object) {
 	quantile := ""
-	for _, name := range o.order {
-		v, n, ok := o.scalar(name)
+	for _, name := range o.Keys() {
+		v, n, ok := o.Scalar(name)
 		if !ok {
 			continue
 		}
 		if name != "errors" {
 			if quantile != "" {
-				d.add(n, o.key(name), "an SLO has one latency quantile; %s is already set", quantile)
+				d.Add(n, o.Key(name), "an SLO has one latency quantile; %s is already set", quantile)
 				continue
 			}
 			quantile = name
 		}
 		slo, err := reports.ParseSLO(name+"="+strings.TrimSpace(v), d.s.SLO)
 		if err != nil {
-			d.add(n, o.key(name), "%v", err)
+			d.Add(n, o.Key(name), "%v", err)
 			continue
 		}
 		d.s.SLO = slo
@@ -271,36 +272,32 @@ func (d *decoder) slo(o *object) {
 }
 
 // embedded reads the options of the in-process stack.
-func (d *decoder) embedded(o *object) {
+func (d *decoder) embedded(o *yamlconf.Object) {
 	e := &d.s.Embedded
-	if v, n, ok := o.scalar("stack_profile"); ok {
-		if v != "naive" && v != "hardened" {
-			d.add(n, o.key("stack_profile"), "%q is not naive or hardened", v)
-		} else {
-			e.StackProfile = v
-		}
+	if v, ok := o.Enum("stack_profile", "naive", "hardened"); ok {
+		e.StackProfile = v
 	}
-	if v, n, ok := o.scalar("db"); ok && v != "" {
+	if v, n, ok := o.Scalar("db"); ok && v != "" {
 		if !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
-			d.add(n, o.key("db"), "want empty for embedded SQLite, or a postgres:// DSN")
+			d.Add(n, o.Key("db"), "want empty for embedded SQLite, or a postgres:// DSN")
 		} else {
 			e.DB = v
 		}
 	}
-	if v, n, ok := o.scalar("banks"); ok && v != "" {
+	if v, n, ok := o.Scalar("banks"); ok && v != "" {
 		if err := d.files.exists(v); err != nil {
-			d.add(n, o.key("banks"), "%v", err)
+			d.Add(n, o.Key("banks"), "%v", err)
 		}
 		e.Banks = d.files.path(v)
 	}
-	if v, ok := o.positive("time_scale"); ok {
+	if v, ok := o.Positive("time_scale"); ok {
 		e.TimeScale = v
 	}
-	if v, ok := o.positive("rate_scale"); ok {
+	if v, ok := o.Positive("rate_scale"); ok {
 		e.RateScale = v
 	}
-	if o.has("duration") {
-		e.Duration, _ = o.dur("duration", false)
+	if o.Has("duration") {
+		e.Duration, _ = o.Duration("duration", false)
 	}
 }
 
@@ -310,27 +307,27 @@ var station = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
 // outages reads the downstream outage windows; they must fall inside the
 // profile.
 func (d *decoder) outages(n *yaml.Node, key string) {
-	for i, item := range d.list(n, key, false) {
+	for i, item := range d.List(n, key, false) {
 		k := fmt.Sprintf("%s[%d]", key, i)
-		o := d.object(item, k, outageKeys)
-		if !o.require("station", "start", "duration") {
+		o := d.Object(item, k, outageKeys)
+		if !o.Require("station", "start", "duration") {
 			continue
 		}
-		out := Outage{Line: o.at.Line}
-		name, sn, _ := o.scalar("station")
+		out := Outage{Line: o.At().Line}
+		name, sn, _ := o.Scalar("station")
 		if !station.MatchString(name) {
-			d.add(sn, o.key("station"), "%q is not a station name like nexi, sia, iccrea or iban", name)
+			d.Add(sn, o.Key("station"), "%q is not a station name like nexi, sia, iccrea or iban", name)
 			continue
 		}
 		out.Station = name
-		start, ok1 := o.dur("start", true)
-		length, ok2 := o.dur("duration", false)
+		start, ok1 := o.Duration("start", true)
+		length, ok2 := o.Duration("duration", false)
 		if !ok1 || !ok2 {
 			continue
 		}
 		out.Start, out.Duration = start, length
 		if p := d.s.Profile; p != nil && start >= p.Duration() && p.Duration() > 0 {
-			d.add(o.at, o.key("start"), "starts at %s, after the profile's end at %s", start, p.Duration())
+			d.Add(o.At(), o.Key("start"), "starts at %s, after the profile's end at %s", start, p.Duration())
 			continue
 		}
 		d.s.Outages = append(d.s.Outages, out)

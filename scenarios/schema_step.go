@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/stampede-load/stampede/internal/yamlconf"
 )
 
 var (
@@ -40,39 +42,39 @@ func (sc *scope) where() string {
 
 // journeys reads the weighted journeys.
 func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Journey {
-	items := d.list(n, key, false)
-	if len(items) == 0 && !d.full {
-		d.add(n, key, "has no journeys")
+	items := d.List(n, key, false)
+	if len(items) == 0 && !d.Full() {
+		d.Add(n, key, "has no journeys")
 	}
 	var out []*Journey
 	for i, item := range items {
 		k := fmt.Sprintf("%s[%d]", key, i)
-		o := d.object(item, k, journeyKeys)
-		if o.node == nil {
-			if d.resolve(item) == nil {
-				d.add(item, k, "is empty")
+		o := d.Object(item, k, journeyKeys)
+		if o.Node() == nil {
+			if d.Resolve(item) == nil {
+				d.Add(item, k, "is empty")
 			}
 			continue
 		}
-		j := &Journey{Weight: 1, Line: o.at.Line}
-		if o.require("name") {
-			j.Name = strings.TrimSpace(o.str("name"))
+		j := &Journey{Weight: 1, Line: o.At().Line}
+		if o.Require("name") {
+			j.Name = strings.TrimSpace(o.Str("name"))
 			d.printableName(o, j.Name)
 			if slices.ContainsFunc(out, func(x *Journey) bool { return x.Name == j.Name }) {
-				d.add(o.keys["name"], o.key("name"), "journey %q is defined twice", j.Name)
+				d.Add(o.KeyNode("name"), o.Key("name"), "journey %q is defined twice", j.Name)
 			}
 		}
-		if o.has("weight") {
-			j.Weight, _ = o.positive("weight")
+		if o.Has("weight") {
+			j.Weight, _ = o.Positive("weight")
 		}
 		sc := &scope{vars: slices.Clone(loginVars), journey: j.Name}
-		shared, parts, ok := d.headers(d.object(o.raw("headers"), o.key("headers"), nil), sc)
-		if ok && !d.full {
+		shared, parts, ok := d.headers(d.Object(o.Raw("headers"), o.Key("headers"), nil), sc)
+		if ok && !d.Full() {
 			d.try(nil, sc, parts)
 		}
-		steps := d.list(o.raw("steps"), o.key("steps"), false)
-		if len(steps) == 0 && o.require("steps") && !d.full {
-			d.add(o.raw("steps"), o.key("steps"), "has no steps")
+		steps := d.List(o.Raw("steps"), o.Key("steps"), false)
+		if len(steps) == 0 && o.Require("steps") && !d.Full() {
+			d.Add(o.Raw("steps"), o.Key("steps"), "has no steps")
 		}
 		for si, sn := range steps {
 			st := d.step(sn, fmt.Sprintf("%s.steps[%d]", k, si), sc, shared)
@@ -80,7 +82,7 @@ func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Jour
 				continue
 			}
 			if slices.ContainsFunc(j.Steps, func(x *Step) bool { return x.Name == st.Name }) {
-				d.add(sn, fmt.Sprintf("%s.steps[%d].name", k, si), "step %q appears twice in journey %q: results are counted by step name", st.Name, j.Name)
+				d.Add(sn, fmt.Sprintf("%s.steps[%d].name", k, si), "step %q appears twice in journey %q: results are counted by step name", st.Name, j.Name)
 			}
 			j.Steps = append(j.Steps, st)
 		}
@@ -91,17 +93,17 @@ func (d *decoder) journeys(n *yaml.Node, key string, loginVars []string) []*Jour
 		total += j.Weight
 	}
 	if math.IsInf(total, 0) {
-		d.add(n, key, "the journeys' weights add up to more than a float64 holds; use smaller weights")
+		d.Add(n, key, "the journeys' weights add up to more than a float64 holds; use smaller weights")
 	}
 	return out
 }
 
 // printableName refuses a journey or step name that would print control
 // characters: names reach the terminal in tables and progress lines.
-func (d *decoder) printableName(o *object, name string) {
+func (d *decoder) printableName(o *yamlconf.Object, name string) {
 	if strings.ContainsFunc(name, unicode.IsControl) || !utf8.ValidString(name) {
-		_, n, _ := o.scalar("name")
-		d.add(n, o.key("name"), "%q must not contain control characters or invalid UTF-8", clip(name, 40))
+		_, n, _ := o.Scalar("name")
+		d.Add(n, o.Key("name"), "%q must not contain control characters or invalid UTF-8", clip(name, 40))
 	}
 }
 
@@ -116,40 +118,40 @@ type part struct {
 
 // step reads one step; inherited are its journey's headers.
 func (d *decoder) step(n *yaml.Node, key string, sc *scope, inherited []Header) *Step {
-	o := d.object(n, key, stepKeys)
-	if o.node == nil {
-		if !d.full && d.resolve(n) == nil {
-			d.add(n, key, "is empty")
+	o := d.Object(n, key, stepKeys)
+	if o.Node() == nil {
+		if !d.Full() && d.Resolve(n) == nil {
+			d.Add(n, key, "is empty")
 		}
 		return nil
 	}
-	st := &Step{Method: http.MethodGet, Line: o.at.Line}
+	st := &Step{Method: http.MethodGet, Line: o.At().Line}
 	if sc.journey == "" {
 		st.Name = "login"
 	}
-	if v := strings.TrimSpace(o.str("name")); v != "" {
+	if v := strings.TrimSpace(o.Str("name")); v != "" {
 		st.Name = v
 		d.printableName(o, v)
 	} else if sc.journey != "" {
-		o.require("name")
+		o.Require("name")
 	}
-	if v, mn, ok := o.scalar("method"); ok {
+	if v, mn, ok := o.Scalar("method"); ok {
 		v = strings.ToUpper(strings.TrimSpace(v))
 		if !slices.Contains(methods, v) {
-			d.add(mn, o.key("method"), "%q is not one of %s", v, strings.Join(methods, ", "))
+			d.Add(mn, o.Key("method"), "%q is not one of %s", v, strings.Join(methods, ", "))
 		}
 		st.Method = v
 	}
 	var parts []part
 	trial := true
-	if o.require("path") {
-		src, pn, _ := o.scalar("path")
+	if o.Require("path") {
+		src, pn, _ := o.Scalar("path")
 		if !strings.HasPrefix(src, "/") {
-			d.add(pn, o.key("path"), "%q must start with /: it is joined to the target's URL", src)
+			d.Add(pn, o.Key("path"), "%q must start with /: it is joined to the target's URL", src)
 			trial = false
-		} else if t, ok := d.template(pn, o.key("path"), src, sc); t != nil {
+		} else if t, ok := d.template(pn, o.Key("path"), src, sc); t != nil {
 			st.Path = t
-			parts = append(parts, part{t, pn, o.key("path"), "path"})
+			parts = append(parts, part{t, pn, o.Key("path"), "path"})
 			trial = trial && ok
 		}
 	}
@@ -157,32 +159,32 @@ func (d *decoder) step(n *yaml.Node, key string, sc *scope, inherited []Header) 
 		st.Path = ConstTemplate("/")
 		trial = false
 	}
-	own, headerParts, ok := d.headers(d.object(o.raw("headers"), o.key("headers"), nil), sc)
+	own, headerParts, ok := d.headers(d.Object(o.Raw("headers"), o.Key("headers"), nil), sc)
 	parts = append(parts, headerParts...)
 	trial = trial && ok
 	st.Headers = mergeHeaders(inherited, own)
-	if src, bn, ok := o.scalar("body"); ok {
-		if t, ok := d.template(bn, o.key("body"), src, sc); t != nil {
+	if src, bn, ok := o.Scalar("body"); ok {
+		if t, ok := d.template(bn, o.Key("body"), src, sc); t != nil {
 			st.Body = t
-			parts = append(parts, part{t, bn, o.key("body"), "body"})
+			parts = append(parts, part{t, bn, o.Key("body"), "body"})
 			trial = trial && ok
 		}
 	}
-	st.Expect = o.codes("expect", false)
-	st.Extract = d.extractions(d.object(o.raw("extract"), o.key("extract"), nil))
-	st.Think = d.think(o.raw("think"), o.key("think"))
-	st.Poll = d.poll(o.raw("poll"), o.key("poll"))
-	st.Retry = d.retry(o.raw("retry"), o.key("retry"))
-	if v, ok := o.probability("abandon"); ok {
+	st.Expect = codes(o, "expect", false)
+	st.Extract = d.extractions(d.Object(o.Raw("extract"), o.Key("extract"), nil))
+	st.Think = d.think(o.Raw("think"), o.Key("think"))
+	st.Poll = d.poll(o.Raw("poll"), o.Key("poll"))
+	st.Retry = d.retry(o.Raw("retry"), o.Key("retry"))
+	if v, ok := o.Probability("abandon"); ok {
 		st.Abandon = v
 	}
-	if v, ok := o.dur("timeout", false); ok {
+	if v, ok := o.Duration("timeout", false); ok {
 		st.Timeout = v
 	}
 	if st.Body != nil && st.header("Content-Type") == nil && d.s.HTTP.Headers["Content-Type"] == "" {
 		st.Headers = append(st.Headers, Header{Name: "Content-Type", Value: ConstTemplate("application/json")})
 	}
-	if trial && !d.full {
+	if trial && !d.Full() {
 		d.try(st, sc, parts)
 	}
 	for _, x := range st.Extract {
@@ -205,30 +207,30 @@ func (st *Step) header(name string) *Header {
 
 // headers reads a mapping of templated headers, names canonicalised; ok
 // says whether every template's references held, so they can be tried.
-func (d *decoder) headers(o *object, sc *scope) (out []Header, parts []part, ok bool) {
+func (d *decoder) headers(o *yamlconf.Object, sc *scope) (out []Header, parts []part, ok bool) {
 	ok = true
-	for _, name := range o.order {
-		src, n, present := o.scalar(name)
+	for _, name := range o.Keys() {
+		src, n, present := o.Scalar(name)
 		if !present {
 			continue
 		}
 		if !validHeaderName(name) {
-			d.add(o.keys[name], o.key(name), "%q is not a valid header name", name)
+			d.Add(o.KeyNode(name), o.Key(name), "%q is not a valid header name", name)
 			continue
 		}
 		canon := http.CanonicalHeaderKey(name)
 		if slices.ContainsFunc(out, func(h Header) bool { return h.Name == canon }) {
-			d.add(o.keys[name], o.key(name), "header %s is set twice", canon)
+			d.Add(o.KeyNode(name), o.Key(name), "header %s is set twice", canon)
 			continue
 		}
-		t, refsOK := d.template(n, o.key(name), src, sc)
+		t, refsOK := d.template(n, o.Key(name), src, sc)
 		if t == nil {
 			ok = false
 			continue
 		}
 		ok = ok && refsOK
 		out = append(out, Header{Name: canon, Value: t})
-		parts = append(parts, part{t, n, o.key(name), "header"})
+		parts = append(parts, part{t, n, o.Key(name), "header"})
 	}
 	return out, parts, ok
 }
@@ -248,24 +250,24 @@ func mergeHeaders(inherited, own []Header) []Header {
 }
 
 // extractions reads "variable: path" pairs.
-func (d *decoder) extractions(o *object) []Extraction {
+func (d *decoder) extractions(o *yamlconf.Object) []Extraction {
 	var out []Extraction
-	for _, name := range o.order {
-		key := o.key(name)
+	for _, name := range o.Keys() {
+		key := o.Key(name)
 		if !identifier.MatchString(name) {
-			d.add(o.keys[name], key, "%q: a variable name is a letter or _ then letters, digits or _", name)
+			d.Add(o.KeyNode(name), key, "%q: a variable name is a letter or _ then letters, digits or _", name)
 			continue
 		}
-		src, n, ok := o.scalar(name)
+		src, n, ok := o.Scalar(name)
 		if !ok {
 			if n == nil {
-				d.add(o.keys[name], key, "want a JSON path like data.cards[0].hpan")
+				d.Add(o.KeyNode(name), key, "want a JSON path like data.cards[0].hpan")
 			}
 			continue
 		}
 		p, err := parsePath(strings.TrimSpace(src))
 		if err != nil {
-			d.add(n, key, "%v", err)
+			d.Add(n, key, "%v", err)
 			continue
 		}
 		out = append(out, Extraction{Var: name, Path: strings.TrimSpace(src), path: p})
@@ -275,32 +277,32 @@ func (d *decoder) extractions(o *object) []Extraction {
 
 // think reads a pause: {median, p95}, or a single duration for a fixed one.
 func (d *decoder) think(n *yaml.Node, key string) Think {
-	r := d.resolve(n)
+	r := d.Resolve(n)
 	if r == nil {
 		return Think{}
 	}
 	if r.Kind == yaml.ScalarNode {
-		v, ok := d.duration(r, key, true)
+		v, ok := d.Duration(r, key, true)
 		if !ok {
 			return Think{}
 		}
 		return Think{Median: v, P95: v}
 	}
-	o := d.object(r, key, thinkKeys)
-	if !o.require("median") {
+	o := d.Object(r, key, thinkKeys)
+	if !o.Require("median") {
 		return Think{}
 	}
-	med, ok := o.dur("median", true)
+	med, ok := o.Duration("median", true)
 	if !ok {
 		return Think{}
 	}
 	t := Think{Median: med, P95: med}
-	if o.has("p95") {
-		p95, ok := o.dur("p95", true)
+	if o.Has("p95") {
+		p95, ok := o.Duration("p95", true)
 		switch {
 		case !ok:
 		case p95 < med:
-			d.add(o.keys["p95"], o.key("p95"), "p95 %s is below the median %s", p95, med)
+			d.Add(o.KeyNode("p95"), o.Key("p95"), "p95 %s is below the median %s", p95, med)
 		default:
 			t.P95 = p95
 		}
@@ -310,29 +312,29 @@ func (d *decoder) think(n *yaml.Node, key string) Think {
 
 // poll reads a polling rule.
 func (d *decoder) poll(n *yaml.Node, key string) *Poll {
-	if d.resolve(n) == nil {
+	if d.Resolve(n) == nil {
 		return nil
 	}
-	o := d.object(n, key, pollKeys)
-	if o.node == nil || !o.require("field", "while", "interval") {
+	o := d.Object(n, key, pollKeys)
+	if o.Node() == nil || !o.Require("field", "while", "interval") {
 		return nil
 	}
 	p := &Poll{Max: 10}
-	src, fn, _ := o.scalar("field")
+	src, fn, _ := o.Scalar("field")
 	field, err := parsePath(strings.TrimSpace(src))
 	if err != nil {
-		d.add(fn, o.key("field"), "%v", err)
+		d.Add(fn, o.Key("field"), "%v", err)
 		return nil
 	}
 	p.Field, p.field = strings.TrimSpace(src), field
-	p.While, _, _ = o.scalar("while")
-	iv, ok := o.dur("interval", false)
+	p.While, _, _ = o.Scalar("while")
+	iv, ok := o.Duration("interval", false)
 	if !ok {
 		return nil
 	}
 	p.Interval = iv
-	if o.has("max") {
-		v, ok := o.integer("max", 1, maxRounds)
+	if o.Has("max") {
+		v, ok := o.Int("max", 1, maxRounds)
 		if !ok {
 			return nil
 		}
@@ -343,23 +345,23 @@ func (d *decoder) poll(n *yaml.Node, key string) *Poll {
 
 // retry reads a retry rule.
 func (d *decoder) retry(n *yaml.Node, key string) *Retry {
-	if d.resolve(n) == nil {
+	if d.Resolve(n) == nil {
 		return nil
 	}
-	o := d.object(n, key, retryKeys)
-	if o.node == nil {
+	o := d.Object(n, key, retryKeys)
+	if o.Node() == nil {
 		return nil
 	}
 	rt := &Retry{Probability: 1, MaxAttempts: 3}
-	if o.has("probability") {
-		rt.Probability, _ = o.probability("probability")
+	if o.Has("probability") {
+		rt.Probability, _ = o.Probability("probability")
 	}
-	rt.Backoff = d.think(o.raw("backoff"), o.key("backoff"))
-	if o.has("max_attempts") {
-		v, _ := o.integer("max_attempts", 1, 100)
+	rt.Backoff = d.think(o.Raw("backoff"), o.Key("backoff"))
+	if o.Has("max_attempts") {
+		v, _ := o.Int("max_attempts", 1, 100)
 		rt.MaxAttempts = int(v)
 	}
-	rt.On = o.codes("on", true)
+	rt.On = codes(o, "on", true)
 	return rt
 }
 
@@ -378,14 +380,14 @@ func (d *decoder) try(st *Step, sc *scope, parts []part) {
 		out, err := p.t.Execute(u)
 		switch {
 		case err != nil:
-			d.add(p.n, p.key, "fails for a sample user: %v", err)
+			d.Add(p.n, p.key, "fails for a sample user: %v", err)
 		case p.kind == "path":
 			if _, err := url.Parse("http://host" + out); err != nil {
-				d.add(p.n, p.key, "renders %q, not a valid URL path: %v", out, err)
+				d.Add(p.n, p.key, "renders %q, not a valid URL path: %v", out, err)
 			}
 		case p.kind == "header":
 			if strings.ContainsAny(out, "\r\n") {
-				d.add(p.n, p.key, "renders a value with a line break")
+				d.Add(p.n, p.key, "renders a value with a line break")
 			}
 		case p.kind == "body":
 			ct := d.s.HTTP.Headers["Content-Type"]
@@ -393,7 +395,7 @@ func (d *decoder) try(st *Step, sc *scope, parts []part) {
 				ct = h.Value.String()
 			}
 			if strings.Contains(ct, "json") && !json.Valid([]byte(out)) {
-				d.add(p.n, p.key, "renders invalid JSON for a sample user: %s", clip(out, 120))
+				d.Add(p.n, p.key, "renders invalid JSON for a sample user: %s", clip(out, 120))
 			}
 		}
 	}

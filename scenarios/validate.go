@@ -16,13 +16,13 @@ func (d *decoder) template(n *yaml.Node, key, src string, sc *scope) (t *Templat
 	name := key[strings.LastIndexAny(key, ".]")+1:]
 	t, err := NewTemplate(name, src)
 	if err != nil {
-		d.add(n, key, "%v", err)
+		d.Add(n, key, "%v", err)
 		return nil, false
 	}
 	ok = true
 	for _, ref := range t.refs {
 		if msg := d.checkRef(ref, sc); msg != "" {
-			d.add(n, key, "%s", msg)
+			d.Add(n, key, "%s", msg)
 			ok = false
 		}
 	}

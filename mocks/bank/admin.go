@@ -148,21 +148,18 @@ func (s *Server) applyPatch(st *Station, body []byte) error {
 	// JSON allows tabs where YAML does not; outside strings they are only
 	// spacing, and valid JSON has none inside strings.
 	body = bytes.ReplaceAll(body, []byte{'\t'}, []byte{' '})
-	var root yaml.Node
-	if err := yaml.Unmarshal(body, &root); err != nil {
-		return yamlError("request body", err)
+	d := &decoder{p: newProblems("request body", map[string]origin{})}
+	root := d.p.d.Parse(body)
+	if d.p.d.Failed() {
+		return d.p.err()
 	}
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = *root.Content[0]
-	}
-	d := &decoder{p: &problems{file: "request body", origins: map[string]origin{}}}
 	sc := st.Config()
 	name := st.name
 	switch st.kind {
 	case KindProcessor:
 		p := s.processors[name]
 		pc := ProcessorConfig{StationConfig: sc, CobadgePending: time.Duration(p.pending.Load())}
-		d.mapping(&root, name, d.processorFields(&pc, name))
+		d.mapping(root, name, d.processorFields(&pc, name))
 		pc.validate(d.p, name)
 		if err := d.p.err(); err != nil {
 			return err
@@ -173,7 +170,7 @@ func (s *Server) applyPatch(st *Station, body []byte) error {
 		p.pending.Store(int64(pc.CobadgePending))
 	case KindIBAN:
 		ic := IBANConfig{StationConfig: sc, BankTimeout: time.Duration(s.bankTimeout.Load())}
-		d.mapping(&root, name, d.ibanFields(&ic, name))
+		d.mapping(root, name, d.ibanFields(&ic, name))
 		ic.validate(d.p, name)
 		if err := d.p.err(); err != nil {
 			return err
@@ -186,7 +183,7 @@ func (s *Server) applyPatch(st *Station, body []byte) error {
 		was := s.bankInfo[name]
 		b := was
 		b.StationConfig = sc
-		d.mapping(&root, name, d.bankFields(&b, name))
+		d.mapping(root, name, d.bankFields(&b, name))
 		b.validate(d.p, name)
 		for _, k := range []struct {
 			key     string

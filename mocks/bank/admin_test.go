@@ -153,7 +153,7 @@ func TestAdminPatchStation(t *testing.T) {
 			problems            []string
 		}{
 			{"bad values", "nexi", "{\"servers\": -1,\n \"max_wait\": \"soon\"}", 400, []string{
-				`request body:2: nexi.max_wait: "soon" is not a duration like 80ms or 2s`,
+				`request body:2: nexi.max_wait: "soon" is not a duration like 500ms, 5m or 3h`,
 				"request body:1: nexi.servers: must be between 1 and 1000000, got -1",
 			}},
 			{"unknown key", "nexi", `{"servrs": 3}`, 400, []string{"request body:1: nexi.servrs: unknown key"}},
@@ -161,7 +161,7 @@ func TestAdminPatchStation(t *testing.T) {
 			{"overlapping outages", "nexi", `{"faults": [{"type": "outage", "from": "1s"}, {"type": "outage", "from": "2s", "to": "3s"}]}`, 400,
 				[]string{"request body:1: nexi.faults[1]: outage window 2s to 3s overlaps nexi.faults[0] (from 1s)"}},
 			{"renaming a bank", "03069", `{"name": "Banca Nuova"}`, 400, []string{"request body:1: 03069.name: cannot be changed live"}},
-			{"not an object", "nexi", `[1]`, 400, []string{"request body:1: nexi: must be a mapping"}},
+			{"not an object", "nexi", `[1]`, 400, []string{"request body:1: nexi: want a mapping (key: value), got a list"}},
 			{"not JSON", "nexi", `servers: 3`, 400, nil},
 		}
 		for _, tt := range tests {

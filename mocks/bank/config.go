@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stampede-load/stampede/internal/yamlconf"
 	"github.com/stampede-load/stampede/scenarios/synth"
 )
 
@@ -16,37 +16,11 @@ import (
 // bad banks file or a bad live change, so a command can map it to exit code 2.
 var ErrInvalidConfig = errors.New("invalid bank mock config")
 
-// ConfigError is one problem in a banks file or a Config. Several come back
-// joined (errors.Join); each matches ErrInvalidConfig.
-type ConfigError struct {
-	File    string // the banks file, or "" for a Config built in Go
-	Line    int    // line in File, or 0 when unknown
-	Key     string // dotted path of the key, e.g. processors.nexi.servers
-	Message string
-}
-
-// Error formats the problem as file:line: key: message, leaving out the
-// parts that are unknown.
-func (e *ConfigError) Error() string {
-	var b strings.Builder
-	if e.File != "" {
-		b.WriteString(e.File)
-		if e.Line > 0 {
-			b.WriteString(":" + strconv.Itoa(e.Line))
-		}
-		b.WriteString(": ")
-	} else if e.Line > 0 {
-		b.WriteString("line " + strconv.Itoa(e.Line) + ": ")
-	}
-	if e.Key != "" {
-		b.WriteString(e.Key + ": ")
-	}
-	b.WriteString(e.Message)
-	return b.String()
-}
-
-// Is reports whether target is ErrInvalidConfig.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+// ConfigError is one problem in a banks file or a Config, read as
+// file:line: key: message (the parts that are unknown left out). A bad file
+// or Config gives a *yamlconf.Error listing them all, which matches
+// ErrInvalidConfig and unwraps to its problems, each matching it too.
+type ConfigError = yamlconf.Problem
 
 // Config is the whole banks file: the three card processors, the IBAN
 // service, and the banks behind it, each a queueing Station. Build one with
@@ -263,21 +237,28 @@ func (st StationConfig) clone() StationConfig {
 	return st
 }
 
-// problems collects validation problems with the keys they are about.
+// problems collects the problems of a banks file or a Config with the keys
+// they are about, located where the key was written.
 type problems struct {
-	file    string
+	d       *yamlconf.Decoder
 	origins map[string]origin
-	list    []error
-	seen    map[string]bool
+}
+
+// newProblems collects the problems of file ("" for a Config built in Go),
+// whose keys were written where origins says.
+func newProblems(file string, origins map[string]origin) *problems {
+	return &problems{d: yamlconf.New(file, fileKind), origins: origins}
 }
 
 // add records msg about the key at path, located where that key (or its
-// nearest enclosing key) was written.
+// nearest enclosing key) was written. A bad value in a defaults section is
+// inherited by many stations: the decoder reports it once, where it was
+// written.
 func (p *problems) add(path, format string, args ...any) {
-	e := &ConfigError{File: p.file, Key: path, Message: fmt.Sprintf(format, args...)}
+	key, line := path, 0
 	for k, rest := path, ""; k != ""; {
 		if o, ok := p.origins[k]; ok {
-			e.Key, e.Line = o.key+rest, o.line
+			key, line = o.key+rest, o.line
 			break
 		}
 		i := strings.LastIndexAny(k, ".[")
@@ -286,24 +267,16 @@ func (p *problems) add(path, format string, args ...any) {
 		}
 		k, rest = k[:i], k[i:]+rest
 	}
-	// A bad value in a defaults section is inherited by many stations:
-	// report it once, where it was written.
-	if s := e.Error(); !p.seen[s] {
-		if p.seen == nil {
-			p.seen = map[string]bool{}
-		}
-		p.seen[s] = true
-		p.list = append(p.list, e)
-	}
+	p.d.AddAt(line, key, format, args...)
 }
 
-// err joins the problems, or returns nil when there are none.
-func (p *problems) err() error { return errors.Join(p.list...) }
+// err returns the problems as one error matching ErrInvalidConfig, or nil.
+func (p *problems) err() error { return p.d.Err(ErrInvalidConfig) }
 
 // Validate reports every problem in c at once, joined; each matches
 // ErrInvalidConfig and reads file:line: key: message when c came from a file.
 func (c Config) Validate() error {
-	p := &problems{file: c.file, origins: c.origins}
+	p := newProblems(c.file, c.origins)
 	c.validate(p)
 	return p.err()
 }

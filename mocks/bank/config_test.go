@@ -170,12 +170,12 @@ func TestConfigErrors(t *testing.T) {
 		{
 			name: "unknown key",
 			file: "processors:\n  nexi:\n    servrs: 3\n",
-			want: []string{"banks.yaml:3: processors.nexi.servrs: unknown key (want one of cobadge_pending, faults, max_wait, on_full, queue, rate_limit, servers, service)"},
+			want: []string{`banks.yaml:3: processors.nexi.servrs: unknown key (did you mean "servers"?); want one of: cobadge_pending, faults, max_wait, on_full, queue, rate_limit, servers, service`},
 		},
 		{
 			name: "unknown processor",
 			file: "processors:\n  visa: {}\n",
-			want: []string{"banks.yaml:2: processors.visa: unknown key (want one of iccrea, nexi, sia)"},
+			want: []string{`banks.yaml:2: processors.visa: unknown key (did you mean "sia"?); want one of: iccrea, nexi, sia`},
 		},
 		{
 			name: "a bad default is reported once, where it was written",
@@ -202,17 +202,17 @@ func TestConfigErrors(t *testing.T) {
 		{
 			name: "YAML syntax",
 			file: "processors:\n  nexi: {servers: 3\nseed: 2\n",
-			want: []string{"banks.yaml:2: did not find expected ',' or '}'"},
+			want: []string{"banks.yaml:2: yaml: did not find expected ',' or '}'"},
 		},
 		{
 			name: "duration without a unit",
 			file: "iban:\n  max_wait: 5\n",
-			want: []string{`banks.yaml:2: iban.max_wait: "5" is not a duration like 80ms or 2s`},
+			want: []string{`banks.yaml:2: iban.max_wait: "5" has no unit: write a duration like 500ms, 5m or 3h`},
 		},
 		{
 			name: "wrong types",
 			file: "seed: abc\niban:\n  servers: 2.5\n  service: fast\n",
-			want: []string{`banks.yaml:1: seed: must be an integer, got "abc"`, `banks.yaml:3: iban.servers: must be an integer, got "2.5"`, "banks.yaml:4: iban.service: must be a mapping with a distribution"},
+			want: []string{`banks.yaml:1: seed: "abc" is not a whole number`, `banks.yaml:3: iban.servers: "2.5" is not a whole number`, "banks.yaml:4: iban.service: must be a mapping with a distribution"},
 		},
 		{
 			name: "fault parameters",
@@ -239,7 +239,7 @@ func TestConfigErrors(t *testing.T) {
 		{
 			name: "repeated key",
 			file: "seed: 1\nseed: 2\n",
-			want: []string{"banks.yaml:2: seed: repeated key"},
+			want: []string{"banks.yaml:2: seed: appears twice (first at line 1)"},
 		},
 		{
 			name: "two documents",

@@ -1,11 +1,9 @@
 package bank
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/stampede-load/stampede/internal/textfile"
+	"github.com/stampede-load/stampede/internal/yamlconf"
 )
 
 // LoadConfig reads and validates the banks file at path. An unreadable,
@@ -38,17 +37,12 @@ func LoadConfig(path string) (Config, error) {
 //     bank; banks, when present, replaces the whole list;
 //   - service, rate_limit and faults are replaced as a whole, never merged.
 func ParseConfig(file string, data []byte) (Config, error) {
-	d := &decoder{p: &problems{file: file, origins: map[string]origin{}}}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
-		return Config{}, yamlError(file, err)
+	d := &decoder{p: newProblems(file, map[string]origin{})}
+	root := d.p.d.Parse(data)
+	if root == nil && d.p.d.Failed() {
+		return Config{}, d.p.err() // a syntax error: nothing to decode
 	}
-	var extra yaml.Node
-	if err := dec.Decode(&extra); err == nil {
-		d.p.at(extra.Line, "", "a banks file holds one YAML document")
-	}
-	c := d.config(&root)
+	c := d.config(root)
 	c.file, c.origins = file, d.p.origins
 	c.validate(d.p)
 	if err := d.p.err(); err != nil {
@@ -57,50 +51,19 @@ func ParseConfig(file string, data []byte) (Config, error) {
 	return c, nil
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+// fileKind names a banks file in messages about the whole file.
+const fileKind = "banks file"
 
-// yamlParserErrors start the messages of yaml.v3's parser (as opposed to
-// its scanner), whose lines it reports counting from 0, and leaves out on
-// the first line.
-var yamlParserErrors = []string{"did not find expected", "found undefined tag", "found duplicate %", "found incompatible"}
-
-// yamlError turns a YAML syntax error into a ConfigError with its line.
-func yamlError(file string, err error) error {
-	e := &ConfigError{File: file, Message: err.Error()}
-	m := yamlLine.FindStringSubmatch(err.Error())
-	if m == nil {
-		return e
-	}
-	e.Message = m[2]
-	e.Line, _ = strconv.Atoi(m[1])
-	for _, prefix := range yamlParserErrors {
-		if strings.HasPrefix(e.Message, prefix) {
-			e.Line++
-		}
-	}
-	return e
-}
-
-// at records a problem whose line is known directly.
-func (p *problems) at(line int, key, format string, args ...any) {
-	e := &ConfigError{File: p.file, Line: line, Key: key, Message: fmt.Sprintf(format, args...)}
-	if s := e.Error(); !p.seen[s] {
-		if p.seen == nil {
-			p.seen = map[string]bool{}
-		}
-		p.seen[s] = true
-		p.list = append(p.list, e)
-	}
-}
-
-// decoder walks YAML nodes into a Config, recording the line of every key
-// it sets (for Validate's messages) and every problem it meets.
+// decoder walks YAML nodes into a Config with the project's config decoder
+// (yamlconf), recording the line of every key it sets (for Validate's
+// messages) and every problem it meets.
 type decoder struct {
 	p *problems
 }
 
-// fields maps the keys of one YAML mapping to what decodes their values.
-type fields map[string]func(n *yaml.Node, path string)
+// fields maps the keys of one YAML mapping to what decodes their values
+// (o holds the mapping, key the field's name in it).
+type fields map[string]func(o *yamlconf.Object, key string)
 
 func joinKey(path, key string) string {
 	if path == "" {
@@ -109,134 +72,59 @@ func joinKey(path, key string) string {
 	return path + "." + key
 }
 
-// resolve follows aliases, so anchors can share settings between stations.
-func resolve(n *yaml.Node) *yaml.Node {
-	for depth := 0; n != nil && n.Kind == yaml.AliasNode && depth < 100; depth++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool {
-	return n == nil || n.Kind == 0 || (n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null")
-}
-
-// mapping decodes the mapping n key by key through fs. A null value counts
-// as an empty mapping; unknown and repeated keys are problems.
+// mapping decodes the mapping n key by key through fs. Absent or null
+// counts as an empty mapping, and a null value as a key left out; unknown
+// and repeated keys are problems. Anchors and merge keys (<<) share
+// settings between stations.
 func (d *decoder) mapping(n *yaml.Node, path string, fs fields) {
-	n = resolve(n)
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.p.at(n.Line, path, "must be a mapping")
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), n.Content[i+1]
-		key := k.Value
-		kp := joinKey(path, key)
-		if seen[key] {
-			d.p.at(k.Line, kp, "repeated key")
-			continue
-		}
-		seen[key] = true
-		f, ok := fs[key]
-		if !ok {
-			d.p.at(k.Line, kp, "unknown key (want one of %s)", keyList(fs))
-			continue
-		}
-		d.p.origins[kp] = origin{key: kp, line: k.Line}
-		f(v, kp)
+	o := d.p.d.Object(n, path, keyList(fs))
+	for _, k := range o.Keys() {
+		kp := o.Key(k)
+		d.p.origins[kp] = origin{key: kp, line: o.KeyNode(k).Line}
+		fs[k](o, k)
 	}
 }
 
-func keyList(fs fields) string {
+func keyList(fs fields) []string {
 	keys := make([]string, 0, len(fs))
 	for k := range fs {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	return strings.Join(keys, ", ")
+	return keys
 }
 
-// scalar returns n as a scalar node, or records a problem and returns nil.
-func (d *decoder) scalar(n *yaml.Node, path, want string) *yaml.Node {
-	n = resolve(n)
-	if n == nil || n.Kind != yaml.ScalarNode || isNull(n) {
-		line := 0
-		if n != nil {
-			line = n.Line
-		}
-		d.p.at(line, path, "must be %s", want)
-		return nil
+func readInt(o *yamlconf.Object, key string, dst *int) {
+	if v, ok := o.Int(key, math.MinInt, math.MaxInt); ok {
+		*dst = int(v)
 	}
-	return n
 }
 
-func (d *decoder) int(n *yaml.Node, path string, dst *int) {
-	if n = d.scalar(n, path, "an integer"); n == nil {
-		return
+func readInt64(o *yamlconf.Object, key string, dst *int64) {
+	if v, ok := o.Int(key, math.MinInt64, math.MaxInt64); ok {
+		*dst = v
 	}
-	var v int
-	if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-		d.p.at(n.Line, path, "must be an integer, got %q", n.Value)
-		return
-	}
-	*dst = v
 }
 
-func (d *decoder) int64(n *yaml.Node, path string, dst *int64) {
-	if n = d.scalar(n, path, "an integer"); n == nil {
-		return
+func readFloat(o *yamlconf.Object, key string, dst *float64) {
+	if v, ok := o.Number(key); ok {
+		*dst = v
 	}
-	var v int64
-	if n.ShortTag() != "!!int" || n.Decode(&v) != nil {
-		d.p.at(n.Line, path, "must be an integer, got %q", n.Value)
-		return
-	}
-	*dst = v
 }
 
-func (d *decoder) float(n *yaml.Node, path string, dst *float64) {
-	if n = d.scalar(n, path, "a number"); n == nil {
-		return
+// readStr takes a scalar as written, so an unquoted ABI code keeps its zeros.
+func readStr(o *yamlconf.Object, key string, dst *string) {
+	if v, _, ok := o.Scalar(key); ok {
+		*dst = v
 	}
-	var v float64
-	if tag := n.ShortTag(); (tag != "!!int" && tag != "!!float") || n.Decode(&v) != nil {
-		d.p.at(n.Line, path, "must be a number, got %q", n.Value)
-		return
-	}
-	*dst = v
 }
 
-// str takes a scalar as written, so an unquoted ABI code keeps its zeros.
-func (d *decoder) str(n *yaml.Node, path string, dst *string) {
-	if n = d.scalar(n, path, "a string"); n == nil {
-		return
+// readDuration takes a duration with its unit (0 alone too); Validate
+// decides which must be positive.
+func readDuration(o *yamlconf.Object, key string, dst *time.Duration) {
+	if v, ok := o.Duration(key, true); ok {
+		*dst = v
 	}
-	if tag := n.ShortTag(); tag != "!!str" && tag != "!!int" && tag != "!!float" {
-		d.p.at(n.Line, path, "must be a string, got %q", n.Value)
-		return
-	}
-	*dst = n.Value
-}
-
-func (d *decoder) duration(n *yaml.Node, path string, dst *time.Duration) {
-	if n = d.scalar(n, path, "a duration like 80ms"); n == nil {
-		return
-	}
-	if n.Value == "0" {
-		*dst = 0
-		return
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil || n.ShortTag() != "!!str" {
-		d.p.at(n.Line, path, "%q is not a duration like 80ms or 2s", n.Value)
-		return
-	}
-	*dst = v
 }
 
 // forget drops the recorded origins under path, for a value that is
@@ -261,15 +149,12 @@ func (d *decoder) inherit(from, to string) {
 // config decodes the whole file on top of DefaultConfig.
 func (d *decoder) config(root *yaml.Node) Config {
 	c := DefaultConfig()
-	if root.Kind == yaml.DocumentNode && len(root.Content) > 0 {
-		root = root.Content[0]
-	}
 	var pdefaults, procs, iban, bdefaults, banks *yaml.Node
-	keep := func(dst **yaml.Node) func(*yaml.Node, string) {
-		return func(n *yaml.Node, _ string) { *dst = n }
+	keep := func(dst **yaml.Node) func(*yamlconf.Object, string) {
+		return func(o *yamlconf.Object, k string) { *dst = o.Raw(k) }
 	}
 	d.mapping(root, "", fields{
-		"seed":               func(n *yaml.Node, p string) { d.int64(n, p, &c.Seed) },
+		"seed":               func(o *yamlconf.Object, k string) { readInt64(o, k, &c.Seed) },
 		"processor_defaults": keep(&pdefaults),
 		"processors":         keep(&procs),
 		"iban":               keep(&iban),
@@ -284,7 +169,7 @@ func (d *decoder) config(root *yaml.Node) Config {
 	overrides := map[string]*yaml.Node{}
 	pf := fields{}
 	for _, name := range processorNames {
-		pf[name] = func(n *yaml.Node, _ string) { overrides[name] = n }
+		pf[name] = func(o *yamlconf.Object, k string) { overrides[name] = o.Raw(k) }
 	}
 	if procs != nil {
 		d.mapping(procs, "processors", pf)
@@ -320,19 +205,11 @@ func (d *decoder) config(root *yaml.Node) Config {
 		d.mapping(bdefaults, "bank_defaults", d.stationFields(&bankBase, "bank_defaults"))
 	}
 	c.Banks = nil
-	seq := resolve(banks)
-	if isNull(seq) {
-		return c
-	}
-	if seq.Kind != yaml.SequenceNode {
-		d.p.at(seq.Line, "banks", "must be a list of banks")
-		return c
-	}
-	for i, item := range seq.Content {
+	for i, item := range d.p.d.List(banks, "banks", false) {
 		path := fmt.Sprintf("banks[%d]", i)
 		b := BankConfig{StationConfig: bankBase.clone()}
 		d.inherit("bank_defaults", path)
-		d.p.origins[path] = origin{key: path, line: resolve(item).Line}
+		d.p.origins[path] = origin{key: path, line: item.Line}
 		d.mapping(item, path, d.bankFields(&b, path))
 		c.Banks = append(c.Banks, b)
 	}
@@ -345,78 +222,75 @@ func (d *decoder) config(root *yaml.Node) Config {
 // defaults section is applied to one bank).
 func (d *decoder) stationFields(st *StationConfig, path string) fields {
 	return fields{
-		"servers": func(n *yaml.Node, p string) { d.int(n, p, &st.Servers) },
-		"queue":   func(n *yaml.Node, p string) { d.int(n, p, &st.Queue) },
-		"on_full": func(n *yaml.Node, p string) {
-			s := string(RejectWhenFull) // "" means the default, as in Go
-			d.str(n, p, &s)
-			if s != "" {
+		"servers": func(o *yamlconf.Object, k string) { readInt(o, k, &st.Servers) },
+		"queue":   func(o *yamlconf.Object, k string) { readInt(o, k, &st.Queue) },
+		"on_full": func(o *yamlconf.Object, k string) {
+			if s, _, ok := o.Scalar(k); ok && s != "" {
 				st.OnFull = OnFull(s)
-			} else {
-				st.OnFull = RejectWhenFull
+			} else if ok {
+				st.OnFull = RejectWhenFull // "" means the default, as in Go
 			}
 		},
-		"max_wait": func(n *yaml.Node, p string) { d.duration(n, p, &st.MaxWait) },
-		"service": func(n *yaml.Node, p string) {
+		"max_wait": func(o *yamlconf.Object, k string) { readDuration(o, k, &st.MaxWait) },
+		"service": func(o *yamlconf.Object, k string) {
 			d.forget(joinKey(path, "service"))
-			if s, ok := d.service(n, p); ok {
+			if s, ok := d.service(o.Raw(k), o.Key(k)); ok {
 				st.Service = s
 			}
 		},
-		"rate_limit": func(n *yaml.Node, p string) {
+		"rate_limit": func(o *yamlconf.Object, k string) {
 			d.forget(joinKey(path, "rate_limit"))
-			st.RateLimit = d.rateLimit(n, p)
+			st.RateLimit = d.rateLimit(o.Raw(k), o.Key(k))
 		},
-		"faults": func(n *yaml.Node, p string) {
+		"faults": func(o *yamlconf.Object, k string) {
 			d.forget(joinKey(path, "faults"))
-			st.Faults = d.faults(n, p)
+			st.Faults = d.faults(o.Raw(k), o.Key(k))
 		},
 	}
 }
 
 func (d *decoder) processorFields(pc *ProcessorConfig, path string) fields {
 	fs := d.stationFields(&pc.StationConfig, path)
-	fs["cobadge_pending"] = func(n *yaml.Node, p string) { d.duration(n, p, &pc.CobadgePending) }
+	fs["cobadge_pending"] = func(o *yamlconf.Object, k string) { readDuration(o, k, &pc.CobadgePending) }
 	return fs
 }
 
 func (d *decoder) ibanFields(ic *IBANConfig, path string) fields {
 	fs := d.stationFields(&ic.StationConfig, path)
-	fs["bank_timeout"] = func(n *yaml.Node, p string) { d.duration(n, p, &ic.BankTimeout) }
+	fs["bank_timeout"] = func(o *yamlconf.Object, k string) { readDuration(o, k, &ic.BankTimeout) }
 	return fs
 }
 
 func (d *decoder) bankFields(b *BankConfig, path string) fields {
 	fs := d.stationFields(&b.StationConfig, path)
-	fs["abi"] = func(n *yaml.Node, p string) { d.str(n, p, &b.ABI) }
-	fs["name"] = func(n *yaml.Node, p string) { d.str(n, p, &b.Name) }
-	fs["weight"] = func(n *yaml.Node, p string) { d.float(n, p, &b.Weight) }
+	fs["abi"] = func(o *yamlconf.Object, k string) { readStr(o, k, &b.ABI) }
+	fs["name"] = func(o *yamlconf.Object, k string) { readStr(o, k, &b.Name) }
+	fs["weight"] = func(o *yamlconf.Object, k string) { readFloat(o, k, &b.Weight) }
 	return fs
 }
 
-// service decodes a service time; ok is false when n is not a mapping at
-// all (already reported), so the station keeps the service it had.
+// service decodes a service time; ok is false when n is absent or not a
+// mapping at all (then reported), so the station keeps the service it had.
 func (d *decoder) service(n *yaml.Node, path string) (s ServiceTime, ok bool) {
-	if n = resolve(n); n == nil || n.Kind != yaml.MappingNode {
-		line := 0
-		if n != nil {
-			line = n.Line
-		}
-		d.p.at(line, path, "must be a mapping with a distribution, e.g. {distribution: constant, value: 10ms}")
+	if n = d.p.d.Resolve(n); n == nil {
+		return s, false
+	}
+	if n.Kind != yaml.MappingNode {
+		d.p.d.Add(n, path, "must be a mapping with a distribution, e.g. {distribution: constant, value: 10ms}")
 		return s, false
 	}
 	d.mapping(n, path, fields{
-		"distribution": func(n *yaml.Node, p string) {
+		"distribution": func(o *yamlconf.Object, k string) {
 			var v string
-			d.str(n, p, &v)
+			readStr(o, k, &v)
 			s.Distribution = Distribution(v)
 		},
-		"value":  func(n *yaml.Node, p string) { d.duration(n, p, &s.Value) },
-		"mean":   func(n *yaml.Node, p string) { d.duration(n, p, &s.Mean) },
-		"median": func(n *yaml.Node, p string) { d.duration(n, p, &s.Median) },
-		"p99":    func(n *yaml.Node, p string) { d.duration(n, p, &s.P99) },
-		"min":    func(n *yaml.Node, p string) { d.duration(n, p, &s.Min) },
-		"max":    func(n *yaml.Node, p string) { d.duration(n, p, &s.Max) },
+		"value":  func(o *yamlconf.Object, k string) { readDuration(o, k, &s.Value) },
+		"mean":   func(o *yamlconf.Object, k string) { readDuration(o, k, &s.Mean) },
+		"median": func(o *yamlconf.Object, k string) { readDuration(o, k, &s.Median) },
+		"p99":    func(o *yamlconf.Object, k string) { readDuration(o, k, &s.P99) },
+		"min":    func(o *yamlconf.Object, k string) { readDuration(o, k, &s.Min) },
+		"max":    func(o *yamlconf.Object, k string) { readDuration(o, k, &s.Max) },
 	})
 	return s, true
 }
@@ -424,39 +298,31 @@ func (d *decoder) service(n *yaml.Node, path string) (s ServiceTime, ok bool) {
 func (d *decoder) rateLimit(n *yaml.Node, path string) RateLimit {
 	var rl RateLimit
 	d.mapping(n, path, fields{
-		"per_second": func(n *yaml.Node, p string) { d.float(n, p, &rl.PerSecond) },
-		"burst":      func(n *yaml.Node, p string) { d.int(n, p, &rl.Burst) },
+		"per_second": func(o *yamlconf.Object, k string) { readFloat(o, k, &rl.PerSecond) },
+		"burst":      func(o *yamlconf.Object, k string) { readInt(o, k, &rl.Burst) },
 	})
 	return rl
 }
 
 func (d *decoder) faults(n *yaml.Node, path string) []FaultSpec {
-	n = resolve(n)
-	if isNull(n) {
-		return nil
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.p.at(n.Line, path, "must be a list of faults")
-		return nil
-	}
-	out := make([]FaultSpec, 0, len(n.Content))
-	for i, item := range n.Content {
+	var out []FaultSpec
+	for i, item := range d.p.d.List(n, path, false) {
 		fp := fmt.Sprintf("%s[%d]", path, i)
 		f := FaultSpec{Probability: 1}
-		d.p.origins[fp] = origin{key: fp, line: resolve(item).Line}
+		d.p.origins[fp] = origin{key: fp, line: item.Line}
 		d.mapping(item, fp, fields{
-			"type":        func(n *yaml.Node, p string) { d.str(n, p, &f.Type) },
-			"probability": func(n *yaml.Node, p string) { d.float(n, p, &f.Probability) },
-			"from":        func(n *yaml.Node, p string) { d.duration(n, p, &f.From) },
-			"to":          func(n *yaml.Node, p string) { d.duration(n, p, &f.To) },
-			"status":      func(n *yaml.Node, p string) { d.int(n, p, &f.Status) },
-			"mode":        func(n *yaml.Node, p string) { d.str(n, p, &f.Mode) },
-			"factor":      func(n *yaml.Node, p string) { d.float(n, p, &f.Factor) },
-			"chunk":       func(n *yaml.Node, p string) { d.int(n, p, &f.Chunk) },
-			"interval":    func(n *yaml.Node, p string) { d.duration(n, p, &f.Interval) },
+			"type":        func(o *yamlconf.Object, k string) { readStr(o, k, &f.Type) },
+			"probability": func(o *yamlconf.Object, k string) { readFloat(o, k, &f.Probability) },
+			"from":        func(o *yamlconf.Object, k string) { readDuration(o, k, &f.From) },
+			"to":          func(o *yamlconf.Object, k string) { readDuration(o, k, &f.To) },
+			"status":      func(o *yamlconf.Object, k string) { readInt(o, k, &f.Status) },
+			"mode":        func(o *yamlconf.Object, k string) { readStr(o, k, &f.Mode) },
+			"factor":      func(o *yamlconf.Object, k string) { readFloat(o, k, &f.Factor) },
+			"chunk":       func(o *yamlconf.Object, k string) { readInt(o, k, &f.Chunk) },
+			"interval":    func(o *yamlconf.Object, k string) { readDuration(o, k, &f.Interval) },
 		})
 		if f.Type == "" {
-			d.p.at(resolve(item).Line, fp+".type", "is required (one of %s)", faultTypeNames())
+			d.p.d.Add(item, fp+".type", "is required (one of %s)", faultTypeNames())
 		}
 		out = append(out, f)
 	}

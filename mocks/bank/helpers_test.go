@@ -14,7 +14,7 @@ func writeFile(t *testing.T, path, content string) {
 
 // validateAlone checks one station's configuration as a live change would.
 func (st StationConfig) validateAlone(name string) error {
-	p := &problems{}
+	p := newProblems("", nil)
 	st.validate(p, name, true)
 	return p.err()
 }

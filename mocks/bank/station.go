@@ -55,7 +55,7 @@ type Station struct {
 // windows). Its random draws are seeded by seed and its name.
 func newStation(name, kind string, cfg StationConfig, seed int64, start time.Time) (*Station, error) {
 	s := &Station{name: name, kind: kind, header: []string{name}, start: start, overHTTP: kind != KindBank}
-	p := &problems{}
+	p := newProblems("", nil)
 	cfg.validate(p, name, s.overHTTP)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func newStation(name, kind string, cfg StationConfig, seed int64, start time.Tim
 	s.src = rand.NewPCG(uint64(seed), h.Sum64())
 	s.rng = rand.New(s.src)
 	s.cfg = cfg.clone()
-	s.faults = compileFaults(&problems{}, "", cfg.Faults, s.overHTTP)
+	s.faults = compileFaults(newProblems("", nil), "", cfg.Faults, s.overHTTP)
 	s.service = newSampler(cfg.Service, s.src)
 	s.limiter = newBucket(cfg.RateLimit, start)
 	return s, nil
@@ -92,12 +92,12 @@ func (s *Station) Config() StationConfig {
 // shorter queue keeps the requests already in it. Fault windows stay
 // offsets from the server's start.
 func (s *Station) SetConfig(cfg StationConfig) error {
-	p := &problems{}
+	p := newProblems("", nil)
 	cfg.validate(p, s.name, s.overHTTP)
 	if err := p.err(); err != nil {
 		return err
 	}
-	faults := compileFaults(&problems{}, "", cfg.Faults, s.overHTTP)
+	faults := compileFaults(newProblems("", nil), "", cfg.Faults, s.overHTTP)
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
