@@ -117,11 +117,26 @@ func (d *Decoder) syntax(err error, src []byte) {
 				p.Line++
 			}
 		}
-		if last := bytes.Count(bytes.TrimRight(src, "\n"), []byte("\n")) + 1; p.Line > last {
+		if last := lineCount(src); p.Line > last {
 			p.Line = last
 		}
 	}
 	d.record(p)
+}
+
+// lineCount is the number of lines of src as YAML counts them (CR, LF,
+// CRLF, NEL, LS and PS end a line), a last line break not opening another.
+func lineCount(src []byte) int {
+	s := strings.ReplaceAll(string(src), "\r\n", "\n")
+	s = strings.TrimRight(s, "\r\n\u0085\u2028\u2029")
+	n := 1
+	for _, r := range s {
+		switch r {
+		case '\r', '\n', '\u0085', '\u2028', '\u2029':
+			n++
+		}
+	}
+	return n
 }
 
 // Add records a problem at n's line (line unknown when n is nil).

@@ -1,9 +1,9 @@
 package yamlconf
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -267,7 +267,8 @@ func FuzzDecode(f *testing.F) {
 				d.Object(item, k, nil).Keys()
 			}
 		}
-		lines := bytes.Count(src, []byte("\n")) + 1
+		// YAML ends a line at CR, LF, CRLF, NEL, LS or PS.
+		lines := 1 + len(regexp.MustCompile("\r\n|[\r\n\u0085\u2028\u2029]").FindAll(src, -1))
 		err := d.Err(errTest)
 		if err == nil {
 			return
