@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/stampede-load/stampede/internal/yamlconf"
 	"github.com/stampede-load/stampede/reports"
 )
 
@@ -28,7 +29,7 @@ func (s *Scenario) CheckGate(g reports.Gate) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("gate %q: no step %q in the scenario%s", g.Expr, g.Step, suggest(g.Step, names))
+	return fmt.Errorf("gate %q: no step %q in the scenario%s", g.Expr, g.Step, yamlconf.Suggest(g.Step, names))
 }
 
 // CheckGateWindow reports a gate whose window is longer than a run of d.
