@@ -1,6 +1,9 @@
 package sim
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // call is one downstream call of a request: through the bulkhead and the
 // breaker, the shared connection pool (naive), the station, and for the
@@ -76,7 +79,7 @@ func (cl *call) try(now time.Duration) {
 		cl.probe = probe
 	}
 	cl.gen++
-	r.e.At(now+r.m.Stack.CallTimeout, cl, cl.gen*callTags+tagCallTimeout)
+	r.callTimeout.After(cl, cl.gen*callTags+tagCallTimeout)
 	if r.pool != nil {
 		cl.phase = phaseConn
 		r.pool.Arrive(&cl.conn)
@@ -114,7 +117,7 @@ func (cl *call) Done(v *Visit, now time.Duration, verdict Verdict) {
 			return
 		}
 		cl.phase = phaseBank
-		cl.c.r.e.At(now+cl.d.spec.BankTimeout, cl, cl.gen*callTags+tagBankTimeout)
+		cl.d.bankTimeout.After(cl, cl.gen*callTags+tagBankTimeout)
 		cl.bankAt.arrive(&cl.bank, now)
 	case visitBank:
 		if verdict != Served {
@@ -206,10 +209,15 @@ func (cl *call) abort() {
 	}
 }
 
-// bankOf returns the station of the citizen's bank, nil when the model
-// has no station for it.
-func (r *run) bankOf(c *citizen) *downstream {
-	return r.banks[c.walk.User.Identity().Bank.ABI]
+// bankOf draws the citizen's bank by the banks' weights (as synthetic
+// identities are drawn), nil when the model has no bank.
+func (r *run) bankOf(*citizen) *downstream {
+	if len(r.bankCum) == 0 {
+		return nil
+	}
+	x := r.rng.Float64() * r.bankCum[len(r.bankCum)-1]
+	i, _ := slices.BinarySearch(r.bankCum, x)
+	return r.bankList[min(i, len(r.bankList)-1)]
 }
 
 // breaker is the reference stack's circuit breaker in virtual time.

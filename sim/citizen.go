@@ -30,6 +30,7 @@ type citizen struct {
 	failed   []string
 	worst    failKind
 	pending  bool                     // a poll found a search still pending
+	vars     uint64                   // the user variables extracted so far, one bit each (run.varBit)
 	searches [maxFanOut]time.Duration // when each processor took the co-badge search; 0: it did not
 }
 
@@ -86,23 +87,14 @@ func (c *citizen) send(now time.Duration) {
 	if c.att.NewStep() {
 		// The replay builds a step's request here; a variable an earlier
 		// step failed to extract makes that impossible and ends the walk.
-		for _, v := range c.rt.vars {
-			if _, ok := c.walk.User.Vars[v]; !ok {
-				c.walk.Stop()
-				r.release(c)
-				return
-			}
+		if c.vars&c.rt.needs != c.rt.needs {
+			c.walk.Stop()
+			r.release(c)
+			return
 		}
 	}
 	c.busy = true
-	timeout := st.Timeout
-	if timeout <= 0 {
-		timeout = r.sc.HTTP.Timeout
-	}
-	if timeout <= 0 {
-		timeout = 10 * time.Second
-	}
-	r.e.At(now+timeout, c, c.tag(tagClientTimeout))
+	c.rt.timeout.After(c, c.tag(tagClientTimeout))
 	if adm := r.m.Stack.Admission; adm > 0 {
 		if r.inFlight >= adm {
 			c.answer(503, "OVERLOADED", c.rt.ShedMessage, "stack", now)
@@ -136,7 +128,7 @@ func (c *citizen) do(now time.Duration) {
 			st = r.dbWrite
 		}
 		c.dbSeq++
-		r.e.At(now+r.m.Stack.DBTimeout, c, c.dbSeq*citizenTags+tagDBTimeout)
+		r.dbTimeout.After(c, c.dbSeq*citizenTags+tagDBTimeout)
 		st.Arrive(&c.db)
 	case OpCall, OpIBAN:
 		c.waiting = 1
@@ -294,9 +286,7 @@ func (c *citizen) abort() {
 func (c *citizen) observe(status int, ok bool, now time.Duration) {
 	pending := ok && c.pending
 	if ok && c.att.Final(pending) {
-		for _, x := range c.att.Step.Extract {
-			c.walk.User.Vars[x.Var] = "sim"
-		}
+		c.vars |= c.rt.gives
 	}
 	c.walk.Observe(scenarios.Outcome{OK: ok, Code: status, Pending: pending, End: c.r.o.Start.Add(now)})
 	c.next()

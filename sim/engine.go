@@ -28,7 +28,56 @@ type Engine struct {
 	now    time.Duration
 	seq    uint64
 	heap   []event
+	delays []*Delay
 	events uint64
+}
+
+// Delay is a queue of events that all fall due a fixed time after they
+// are scheduled (a timeout, a poll interval): they fall due in the order
+// they are scheduled, so a FIFO replaces the heap for them. Most timeouts
+// never fire; in a FIFO their stale events cost nothing to keep.
+type Delay struct {
+	d      time.Duration
+	e      *Engine
+	events []event // a ring
+	head   int
+	n      int
+}
+
+// Delay returns the engine's queue of events due d after they are
+// scheduled, making it on first use.
+func (e *Engine) Delay(d time.Duration) *Delay {
+	for _, q := range e.delays {
+		if q.d == d {
+			return q
+		}
+	}
+	q := &Delay{d: d, e: e, events: make([]event, 64)}
+	e.delays = append(e.delays, q)
+	return q
+}
+
+// After schedules a.Act(now+d, tag), d being the queue's delay.
+func (q *Delay) After(a Actor, tag uint64) {
+	e := q.e
+	e.seq++
+	if q.n == len(q.events) {
+		grown := make([]event, 2*len(q.events))
+		for i := range q.n {
+			grown[i] = q.events[(q.head+i)%len(q.events)]
+		}
+		q.events, q.head = grown, 0
+	}
+	q.events[(q.head+q.n)%len(q.events)] = event{at: e.now + q.d, seq: e.seq, a: a, tag: tag}
+	q.n++
+}
+
+func (q *Delay) popFront() event {
+	x := q.events[q.head]
+	q.events[q.head] = event{}
+	q.head = (q.head + 1) % len(q.events)
+	q.n--
+	return x
 }
 
 // Now returns the virtual time, from the start of the run.
@@ -38,7 +87,13 @@ func (e *Engine) Now() time.Duration { return e.now }
 func (e *Engine) Events() uint64 { return e.events }
 
 // Pending returns how many events are scheduled and not yet fired.
-func (e *Engine) Pending() int { return len(e.heap) }
+func (e *Engine) Pending() int {
+	n := len(e.heap)
+	for _, q := range e.delays {
+		n += q.n
+	}
+	return n
+}
 
 // At schedules a.Act(at, tag). A time in the past fires at the current
 // instant, after the events already due then.
@@ -59,16 +114,35 @@ func (e *Engine) After(d time.Duration, a Actor, tag uint64) { e.At(e.now+d, a, 
 // until when events remain beyond it).
 func (e *Engine) Run(until time.Duration) uint64 {
 	start := e.events
-	for len(e.heap) > 0 {
-		top := e.heap[0]
-		if top.at > until {
+	for {
+		// The next event is the heap's top or the head of a delay queue.
+		var next *event
+		var from *Delay
+		if len(e.heap) > 0 {
+			next = &e.heap[0]
+		}
+		for _, q := range e.delays {
+			if q.n > 0 && (next == nil || before(&q.events[q.head], next)) {
+				next, from = &q.events[q.head], q
+			}
+		}
+		if next == nil {
+			break
+		}
+		if next.at > until {
 			e.now = until
 			break
 		}
-		e.pop()
-		e.now = top.at
+		var x event
+		if from != nil {
+			x = from.popFront()
+		} else {
+			x = e.heap[0]
+			e.pop()
+		}
+		e.now = x.at
 		e.events++
-		top.a.Act(top.at, top.tag)
+		x.a.Act(x.at, x.tag)
 	}
 	return e.events - start
 }

@@ -103,3 +103,26 @@ func TestEngineDoesNotAllocatePerEvent(t *testing.T) {
 		t.Fatalf("%v allocations per 10ms of events, want 0", allocs)
 	}
 }
+
+func TestDelayQueuesInterleaveWithTheHeap(t *testing.T) {
+	var e Engine
+	r := &recorder{e: &e}
+	slow, fast := e.Delay(3*time.Second), e.Delay(time.Second)
+	if e.Delay(time.Second) != fast {
+		t.Fatal("Delay made a second queue for the same delay")
+	}
+	slow.After(r, 1)          // 3s
+	e.At(2*time.Second, r, 2) // 2s
+	fast.After(r, 4)          // 1s
+	e.At(3*time.Second, r, 5) // 3s, scheduled after slow's
+	e.Run(500 * time.Millisecond)
+	fast.After(r, 6) // 1.5s
+	for range 100 {
+		slow.After(r, 7) // grows the ring: 3.5s each
+	}
+	e.Run(time.Hour)
+	want := []string{"1s#e", "1.5s#g", "2s#c", "3s#b", "3s#f", "3.5s#h"}
+	if !slices.Equal(r.fired[:6], want) || len(r.fired) != 105 || e.Pending() != 0 {
+		t.Fatalf("fired %v (%d), want %v then 99 more at 3.5s", r.fired[:6], len(r.fired), want)
+	}
+}

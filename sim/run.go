@@ -121,7 +121,10 @@ type run struct {
 	routes      map[*scenarios.Step]*route
 	stations    map[string]*downstream
 	order       []*downstream
-	banks       map[string]*downstream // by ABI (the bank station's name)
+	bankList    []*downstream // the banks behind the IBAN service
+	bankCum     []float64     // cumulative weights of bankList
+	callTimeout *Delay
+	dbTimeout   *Delay
 	dbRead      *Station
 	dbWrite     *Station
 	pool        *Station // the naive shared connection pool, or nil
@@ -133,8 +136,10 @@ type run struct {
 // route is a model route made ready for one scenario step.
 type route struct {
 	*Route
-	ops  []op
-	vars []string // user variables the step needs
+	ops     []op
+	needs   uint64 // user variables the step's request needs, one bit each
+	gives   uint64 // user variables its success extracts
+	timeout *Delay // the app's timeout for the step
 }
 
 type op struct {
@@ -149,13 +154,15 @@ type downstream struct {
 	bulk    int // calls in flight, for the bulkhead
 	breaker *breaker
 	stats   StationReport
-	busyInt float64 // ∫ busy dt, server-seconds
-	lastAt  time.Duration
+	// bankTimeout is the IBAN service's wait for a bank.
+	bankTimeout *Delay
+	busyInt     float64 // ∫ busy dt, server-seconds
+	lastAt      time.Duration
 }
 
 func newRun(o Options) (*run, error) {
 	r := &run{o: o, sc: o.Scenario, m: o.Model, lastArrival: -1,
-		rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), stations: map[string]*downstream{}, banks: map[string]*downstream{},
+		rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), stations: map[string]*downstream{},
 		routes: map[*scenarios.Step]*route{}}
 	r.arrivals.r = r
 	for i := range r.m.Stations {
@@ -172,7 +179,13 @@ func newRun(o Options) (*run, error) {
 		r.order = append(r.order, d)
 		switch spec.Kind {
 		case KindBank:
-			r.banks[spec.Name] = d
+			w := max(spec.Weight, 0)
+			if len(r.bankCum) > 0 {
+				w += r.bankCum[len(r.bankCum)-1]
+			}
+			r.bankList, r.bankCum = append(r.bankList, d), append(r.bankCum, w)
+		case KindIBAN:
+			d.bankTimeout = r.e.Delay(spec.BankTimeout)
 		case KindDB:
 			if spec.Name == "db-read" {
 				r.dbRead = d.st
@@ -181,6 +194,12 @@ func newRun(o Options) (*run, error) {
 			}
 		}
 	}
+	if n := len(r.bankCum); n > 0 && r.bankCum[n-1] == 0 {
+		for i := range r.bankCum {
+			r.bankCum[i] = float64(i + 1) // no weights: equal shares
+		}
+	}
+	r.callTimeout, r.dbTimeout = r.e.Delay(r.m.Stack.CallTimeout), r.e.Delay(r.m.Stack.DBTimeout)
 	if r.m.Stack.Pool > 0 {
 		r.pool = NewStation(&r.e, "pool", r.m.Stack.Pool, -1, 0, nil, nil)
 	}
@@ -191,6 +210,7 @@ func newRun(o Options) (*run, error) {
 	for _, j := range r.sc.Journeys {
 		steps = append(steps, j.Steps...)
 	}
+	bits := varBits{}
 	for _, st := range steps {
 		if r.routes[st] != nil {
 			continue
@@ -199,7 +219,23 @@ func newRun(o Options) (*run, error) {
 		if mr == nil {
 			return nil, fmt.Errorf("%w: model %s has no route for step %s of scenario %s", ErrInvalidModel, r.m.Name, st.Name, r.sc.Name)
 		}
-		rt := &route{Route: mr, vars: st.Vars()}
+		timeout := st.Timeout
+		if timeout <= 0 {
+			timeout = r.sc.HTTP.Timeout
+		}
+		if timeout <= 0 {
+			timeout = 10 * time.Second
+		}
+		rt := &route{Route: mr, timeout: r.e.Delay(timeout)}
+		for _, v := range st.Vars() {
+			rt.needs |= bits.bit(v)
+		}
+		for _, x := range st.Extract {
+			rt.gives |= bits.bit(x.Var)
+		}
+		if len(bits) > 64 {
+			return nil, fmt.Errorf("%w: scenario %s uses %d user variables; the simulator tracks at most 64", ErrInvalidModel, r.sc.Name, len(bits))
+		}
 		for _, mo := range mr.Ops {
 			o := op{kind: mo.Kind}
 			names := mo.Stations
@@ -217,6 +253,18 @@ func newRun(o Options) (*run, error) {
 		r.routes[st] = rt
 	}
 	return r, nil
+}
+
+// varBits numbers the scenario's user variables.
+type varBits map[string]uint
+
+func (b varBits) bit(name string) uint64 {
+	i, ok := b[name]
+	if !ok {
+		i = uint(len(b))
+		b[name] = i
+	}
+	return 1 << (i % 64)
 }
 
 // arrivalSource paces the profile's arrivals, as the replay does.
@@ -279,6 +327,7 @@ func (r *run) release(c *citizen) {
 	r.active = r.active[:len(r.active)-1]
 	c.walk = scenarios.Walk{}
 	c.searches = [maxFanOut]time.Duration{}
+	c.vars = 0
 	r.free = append(r.free, c)
 }
 
