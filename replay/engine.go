@@ -107,12 +107,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	sinks := append(reports.Sinks{o.Results.filter(file), acc, intervals}, o.Sinks...)
 	go func() { collected <- r.collect(sinks, file) }()
 	stopProgress := r.startProgress(acc)
+	stopLive := r.startLive(o.Sinks)
 
 	interrupted := !r.arrivals(ctx)
 	r.drain()
 	close(r.results)
 	writeErr := <-collected
 	stopProgress()
+	stopLive()
 	if f != nil {
 		if err := f.Sync(); err != nil && writeErr == nil {
 			writeErr = err
@@ -138,6 +140,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		SLO:         o.Scenario.SLO, // judges each second for the metastability check
 		Series:      true,           // per-second offered, dropped, errors, latency; bounded by coarsening
 	})
+	reports.Sinks(o.Sinks).NoteSummary(sum)
 	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
 		return nil, err
 	}

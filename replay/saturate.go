@@ -411,6 +411,7 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 	if len(s.o.Gates) > 0 {
 		sum.Gates = s.all.JudgeGates(sum, s.o.Gates)
 	}
+	reports.Sinks(s.o.Run.Sinks).NoteSummary(sum)
 
 	if err := writeFileAtomic(filepath.Join(s.o.Run.Dir, SaturationFile), func(w io.Writer) error {
 		return reports.WriteSaturationJSON(w, rep)

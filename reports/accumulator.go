@@ -113,6 +113,11 @@ type config struct {
 	maxModes  int
 }
 
+// DefaultMaxErrorModes is how many distinct (mode, upstream) pairs an
+// Accumulator keeps before new ones count as ModeOther. Sinks that count by
+// mode (metrics) fold the same way, so their counts agree with the summary.
+const DefaultMaxErrorModes = 64
+
 // Option configures an Accumulator.
 type Option func(*config)
 
@@ -132,12 +137,12 @@ func WithLiveWindow(d time.Duration) Option {
 }
 
 // WithMaxErrorModes bounds the number of distinct (mode, upstream) pairs
-// kept (default 64); later new pairs count as ModeOther.
+// kept (default DefaultMaxErrorModes); later new pairs count as ModeOther.
 func WithMaxErrorModes(n int) Option { return func(c *config) { c.maxModes = max(n, 1) } }
 
 // NewAccumulator returns an empty Accumulator.
 func NewAccumulator(opts ...Option) *Accumulator {
-	cfg := config{maxPoints: 16384, window: 5 * time.Second, maxModes: 64}
+	cfg := config{maxPoints: 16384, window: 5 * time.Second, maxModes: DefaultMaxErrorModes}
 	for _, o := range opts {
 		o(&cfg)
 	}

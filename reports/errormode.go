@@ -67,6 +67,17 @@ func (k modeKey) mode() ErrorMode {
 	return ErrorMode(s)
 }
 
+// ClassifyKey is Classify without building the mode's text: the mode and
+// the upstream of r, the zero key when r succeeded. It does not allocate,
+// and its key is comparable: sinks that count by mode key maps with it.
+func ClassifyKey(r *Result) ModeKey { return exportKey(classifyKey(r)) }
+
+// Mode renders the key's mode, as Classify returns it.
+func (k ModeKey) Mode() ErrorMode { return importKey(k).mode() }
+
+// OK reports whether the key is success (ModeNone).
+func (k ModeKey) OK() bool { return k == ModeKey{} }
+
 func classifyKey(r *Result) modeKey {
 	up := r.Upstream
 	if up != "" {

@@ -26,3 +26,20 @@ func (s Sinks) Add(r *Result) {
 		k.Add(r)
 	}
 }
+
+// SummaryNoter is a sink with something to say in the summary of the run
+// it was fed, such as how a live output fared. The engine calls
+// NoteSummary after the last result and before it writes summary.json, from
+// the goroutine that called Run.
+type SummaryNoter interface {
+	NoteSummary(s *Summary)
+}
+
+// NoteSummary lets every sink that is a SummaryNoter add to s.
+func (s Sinks) NoteSummary(sum *Summary) {
+	for _, k := range s {
+		if n, ok := k.(SummaryNoter); ok {
+			n.NoteSummary(sum)
+		}
+	}
+}

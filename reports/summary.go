@@ -51,6 +51,20 @@ type Summary struct {
 	RetryAmplification *RetryAmplification `json:"retry_amplification,omitempty"` // only when users retried
 	Metastability      *Metastability      `json:"metastability,omitempty"`       // only when the load went past saturation and came back down
 	Series             []SeriesPoint       `json:"series,omitempty"`              // only when SummaryMeta.Series asks
+	Outputs            []OutputStatus      `json:"outputs,omitempty"`             // live outputs the run pushed to, and how they fared
+}
+
+// OutputStatus is how a live output of a run fared: an endpoint the run
+// pushed its metrics to while it ran (Prometheus remote write). A failing
+// output never stops or slows a run; it is reported here instead.
+type OutputStatus struct {
+	Kind      string `json:"kind"`                 // "prometheus-remote-write"
+	URL       string `json:"url"`                  // the endpoint, without credentials
+	Pushes    int64  `json:"pushes"`               // pushes attempted, each with its retries
+	Failed    int64  `json:"failed"`               // pushes that still failed after their retries
+	Retries   int64  `json:"retries"`              // retried attempts
+	Down      bool   `json:"down"`                 // the last push failed: the endpoint was down when the run ended
+	LastError string `json:"last_error,omitempty"` // why the last failed push failed
 }
 
 // LatencyMs are latency quantiles in milliseconds (HDR histogram values:

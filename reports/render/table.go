@@ -83,6 +83,7 @@ func WriteTable(w io.Writer, s *reports.Summary) error {
 	if m := s.Metastability; m != nil {
 		ew.printf("\nmetastability: %s\n", m.Verdict)
 	}
+	writeOutputs(ew, s.Outputs)
 	if len(s.Gates) > 0 {
 		ew.printf("\nGates\n")
 		if err := gateTable(ew, s); err != nil {
@@ -101,6 +102,20 @@ func WriteTable(w io.Writer, s *reports.Summary) error {
 		ew.printf("%s: %d of %d gates passed\n", verdict, passed, len(s.Gates))
 	}
 	return ew.err
+}
+
+// writeOutputs says how each live output fared, loudest when it was down.
+func writeOutputs(ew *errWriter, outs []reports.OutputStatus) {
+	for _, o := range outs {
+		switch {
+		case o.Down:
+			ew.printf("\n%s %s: DOWN at the end of the run, %d of %d pushes failed: %s\n", o.Kind, o.URL, o.Failed, o.Pushes, o.LastError)
+		case o.Failed > 0:
+			ew.printf("\n%s %s: %d of %d pushes failed (last: %s)\n", o.Kind, o.URL, o.Failed, o.Pushes, o.LastError)
+		default:
+			ew.printf("\n%s %s: %d pushes\n", o.Kind, o.URL, o.Pushes)
+		}
+	}
 }
 
 func writeHeadline(ew *errWriter, s *reports.Summary) {
