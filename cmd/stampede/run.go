@@ -55,6 +55,8 @@ type runOptions struct {
 	format      string
 	quiet       bool
 	gates       []string // --gate: added to the scenario's (run) or judging the search (saturate)
+
+	metrics metricsOptions
 }
 
 // newCmdRun builds `stampede run`; runF replaces the work in tests.
@@ -158,6 +160,11 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 	if err := replay.PrepareRunFolder(ropts.Dir, o.force); err != nil {
 		return err
 	}
+	stopMetrics, err := o.metrics.start(st, o.quiet, sc, &ropts)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	embedded := ropts.Target == "embedded"
 	if embedded {
 		emb, err := o.startEmbedded(ctx, sc, &ropts)
@@ -348,6 +355,7 @@ func (o *runOptions) addSharedFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
 	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
 	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")
+	o.metrics.addFlags(f)
 }
 
 // takeArgs records the scenario argument, and which flags the command line

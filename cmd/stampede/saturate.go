@@ -129,6 +129,11 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 	if err := replay.PrepareRunFolder(so.Run.Dir, o.force); err != nil {
 		return err
 	}
+	stopMetrics, err := o.metrics.start(st, o.quiet, sc, &so.Run)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if o.mocks != "" {
 		u, err := metricsURL(o.mocks)
 		if err != nil {

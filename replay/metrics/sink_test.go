@@ -1,0 +1,179 @@
+package metrics_test
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/stampede-load/stampede/replay"
+	"github.com/stampede-load/stampede/replay/metrics"
+	"github.com/stampede-load/stampede/reports"
+)
+
+// counterSums gathers the sink and sums the counter family name by the
+// labels named in by, joined with "|".
+func counterSums(t *testing.T, s *metrics.Sink, name string, by ...string) map[string]float64 {
+	t.Helper()
+	fams, err := s.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			out[labelKey(m, by)] += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return out
+}
+
+func labelKey(m *dto.Metric, by []string) string {
+	var k string
+	for i, name := range by {
+		if i > 0 {
+			k += "|"
+		}
+		for _, lp := range m.GetLabel() {
+			if lp.GetName() == name {
+				k += lp.GetValue()
+			}
+		}
+	}
+	return k
+}
+
+func keys(m map[string]float64) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, fmt.Sprintf("%s=%v", k, v))
+	}
+	sort.Strings(out)
+	return out
+}
+
+func TestSinkFoldsModesAsTheSummaryDoes(t *testing.T) {
+	sink := metrics.New(metrics.Info{Scenario: "fold"})
+	acc := reports.NewAccumulator()
+	at := time.Unix(1_700_000_000, 0)
+	add := func(r reports.Result) {
+		r.Intended, r.Sent, r.Latency, r.Attempt = at, at, time.Millisecond, 1
+		sink.Add(&r)
+		acc.Add(&r)
+	}
+	// Ten more distinct (mode, upstream) pairs than are kept, each twice,
+	// with successes, transport errors and drops among them.
+	for round := range 2 {
+		for i := range metrics.MaxModes + 10 {
+			add(reports.Result{Journey: "j", Step: "s", Code: 503, ErrorCode: "E" + strconv.Itoa(i), Upstream: "bank" + strconv.Itoa(i%3)})
+			add(reports.Result{Journey: "j", Step: "s", Code: 200, OK: true, Upstream: "nexi"})
+		}
+		add(reports.Result{Journey: "j", Step: "s", Error: "dial tcp: connect: connection refused", Arrival: round == 0})
+		add(reports.Result{Journey: "j", Step: "s", Dropped: true, Error: reports.DroppedError, Arrival: true})
+	}
+	sum := acc.Summary(reports.SummaryMeta{})
+	want := map[string]float64{}
+	for _, e := range sum.Errors {
+		want[string(e.Mode)+"|"+e.Upstream] = float64(e.Count)
+	}
+	want["|"] = float64(sum.OK)
+	got := counterSums(t, sink, "stampede_requests_total", "mode", "upstream")
+	if fmt.Sprint(keys(got)) != fmt.Sprint(keys(want)) {
+		t.Fatalf("requests by mode and upstream:\n got %v\nwant %v", keys(got), keys(want))
+	}
+	// Past the bound: ten HTTP pairs, the refusal and the drop, twice.
+	if got["other|"] != 2*12 {
+		t.Fatalf("other = %v, want the 24 requests past the bound", got["other|"])
+	}
+	classes := counterSums(t, sink, "stampede_requests_total", "status_class")
+	if classes["5xx"] != float64(2*(metrics.MaxModes+10)) || classes["2xx"] != float64(sum.OK) || classes["none"] != 4 {
+		t.Fatalf("status classes %v", keys(classes))
+	}
+	if d := counterSums(t, sink, "stampede_arrivals_dropped_total"); d[""] != float64(sum.Dropped) || sum.Dropped != 2 {
+		t.Fatalf("dropped %v, summary %d", d, sum.Dropped)
+	}
+	if a := counterSums(t, sink, "stampede_arrivals_total"); a[""] != float64(sum.Arrivals) || sum.Arrivals != 3 {
+		t.Fatalf("arrivals %v, summary %d", a, sum.Arrivals)
+	}
+}
+
+func TestSinkFoldsStepsPastTheBound(t *testing.T) {
+	sink := metrics.New(metrics.Info{})
+	for i := range metrics.MaxSteps + 5 {
+		r := reports.Result{Journey: "j", Step: "step" + strconv.Itoa(i), Code: 200, OK: true, Attempt: 1}
+		sink.Add(&r)
+	}
+	got := counterSums(t, sink, "stampede_requests_total", "journey", "step")
+	if len(got) != metrics.MaxSteps+1 || got["other|other"] != 5 || got["j|step0"] != 1 {
+		t.Fatalf("%d step series, other %v: want %d, 5", len(got), got["other|other"], metrics.MaxSteps+1)
+	}
+}
+
+func TestSinkLabelsEverySeriesWithTheShard(t *testing.T) {
+	sink := metrics.New(metrics.Info{Scenario: "s", Seed: 7, Shard: "3/4", TimeScale: 10, RateScale: 0.1})
+	sink.ObserveLive(replay.Live{InFlight: 12, MaxInflight: 100})
+	fams, err := sink.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var info *dto.Metric
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			if labelKey(m, []string{"shard"}) != "3/4" {
+				t.Fatalf("%s lacks shard=3/4: %v", f.GetName(), m.GetLabel())
+			}
+			if f.GetName() == "stampede_run_info" {
+				info = m
+			}
+		}
+	}
+	if info == nil || labelKey(info, []string{"scenario", "seed", "time_scale", "rate_scale"}) != "s|7|10|0.1" {
+		t.Fatalf("run info %v", info)
+	}
+	if g := counterSums(t, sink, "stampede_journeys_in_flight"); g[""] != 12 {
+		t.Fatalf("in flight %v", g)
+	}
+}
+
+// results are one of each kind the sink counts differently.
+func results() []reports.Result {
+	at := time.Unix(1_700_000_000, 0)
+	return []reports.Result{
+		{Journey: "enroll", Step: "search", Attempt: 1, Intended: at, Sent: at, Latency: 3 * time.Millisecond, Code: 200, OK: true, Arrival: true, BytesIn: 20},
+		{Journey: "enroll", Step: "add-card", Attempt: 2, Intended: at, Sent: at.Add(time.Millisecond), Latency: 40 * time.Millisecond, Code: 503, Upstream: "nexi", ErrorCode: "CARD_SAVE_FAILED", BytesOut: 30},
+		{Journey: "enroll", Step: "add-card", Attempt: 1, Intended: at, Sent: at, Latency: time.Second, Code: 201, OK: true, JourneyDone: true},
+		{Journey: "enroll", Step: "search", Attempt: 1, Intended: at, Latency: time.Second, Dropped: true, Error: reports.DroppedError, Arrival: true},
+		{Journey: "enroll", Step: "add-card", Attempt: 1, Intended: at, Sent: at, Latency: 10 * time.Second, Error: `Post "http://x/cards": context deadline exceeded (Client.Timeout exceeded while awaiting headers)`},
+	}
+}
+
+func TestSinkAddDoesNotAllocate(t *testing.T) {
+	sink := metrics.New(metrics.Info{})
+	rs := results()
+	for i := range rs {
+		sink.Add(&rs[i]) // the first of each kind creates its series
+	}
+	// One kind at a time: AllocsPerRun truncates its average, which would
+	// hide one allocation in every few results.
+	for i := range rs {
+		if allocs := testing.AllocsPerRun(100, func() { sink.Add(&rs[i]) }); allocs != 0 {
+			t.Fatalf("Add allocates %.0f times for a result like %+v", allocs, rs[i])
+		}
+	}
+}
+
+func BenchmarkSinkAdd(b *testing.B) {
+	sink := metrics.New(metrics.Info{})
+	rs := results()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		sink.Add(&rs[i%len(rs)])
+	}
+}
