@@ -143,7 +143,7 @@ func (p *pusher) pushNow(ctx context.Context) {
 	p.down = err != nil
 	if err != nil {
 		p.nFail++
-		p.lastErr = err.Error()
+		p.lastErr = reports.Printable(err.Error())
 		p.pushes.WithLabelValues("failed").Inc()
 		return
 	}
