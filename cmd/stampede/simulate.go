@@ -70,22 +70,13 @@ the embedded stack uses (the scenario's embedded: defaults), capacity shrunk ali
 	return cmd
 }
 
-func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, rateSet bool) error {
-	switch {
-	case o.format != "table" && o.format != "json":
-		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
-	case o.results != "all" && o.results != "none":
-		return fmt.Errorf("%w: --results %q: want all or none", errUsage, o.results)
-	case o.timeScale <= 0 || o.rateScale <= 0:
-		return fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
-	case o.duration < 0:
-		return fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
-	case o.replications < 1:
-		return fmt.Errorf("%w: --replications %d must be at least 1", errUsage, o.replications)
-	}
+// prepare loads and scales the scenario and builds the model of the
+// reference stack, its capacity shrunk by the rate scale as the embedded
+// stack's is.
+func (o *simulateOptions) prepare(timeSet, rateSet bool) (*scenarios.Scenario, *sim.Model, error) {
 	sc, err := scenarios.Resolve(o.scenario)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if o.seedSet {
 		sc.Seed = o.seed
@@ -114,6 +105,26 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		banks = sc.Embedded.Banks
 	}
 	model, err := reference.Model(reference.Options{Profile: profile, BanksFile: banks, CapacityScale: o.rateScale})
+	if err != nil {
+		return nil, nil, err
+	}
+	return sc, model, nil
+}
+
+func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, rateSet bool) error {
+	switch {
+	case o.format != "table" && o.format != "json":
+		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
+	case o.results != "all" && o.results != "none":
+		return fmt.Errorf("%w: --results %q: want all or none", errUsage, o.results)
+	case o.timeScale <= 0 || o.rateScale <= 0:
+		return fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
+	case o.duration < 0:
+		return fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
+	case o.replications < 1:
+		return fmt.Errorf("%w: --replications %d must be at least 1", errUsage, o.replications)
+	}
+	sc, model, err := o.prepare(timeSet, rateSet)
 	if err != nil {
 		return err
 	}
