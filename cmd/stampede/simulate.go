@@ -123,6 +123,8 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		return fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
 	case o.replications < 1:
 		return fmt.Errorf("%w: --replications %d must be at least 1", errUsage, o.replications)
+	case o.replications > 1 && o.results == "all":
+		return fmt.Errorf("%w: --results all writes one simulation's requests: not with --replications", errUsage)
 	}
 	sc, model, err := o.prepare(timeSet, rateSet)
 	if err != nil {
@@ -147,8 +149,15 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		sopts.Sinks = append(sopts.Sinks, file)
 	}
 	wall := time.Now()
-	out, err := sim.Run(ctx, sopts)
-	if err != nil {
+	var reps *sim.Replications
+	var out *sim.Outcome
+	if o.replications > 1 {
+		var outs []*sim.Outcome
+		if reps, outs, err = sim.Replicate(ctx, sopts, o.replications); err != nil {
+			return err
+		}
+		out = outs[0]
+	} else if out, err = sim.Run(ctx, sopts); err != nil {
 		return err
 	}
 	elapsed := time.Since(wall)
@@ -166,6 +175,9 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		err = render.WriteTable(st.stdout, out.Summary)
 		if err == nil {
 			err = sim.WriteFindings(st.stdout, out, sim.Scales{Time: o.timeScale, Rate: o.rateScale})
+		}
+		if err == nil && reps != nil {
+			err = reps.Write(st.stdout)
 		}
 		if err == nil {
 			_, err = fmt.Fprintf(st.stdout, "\nsimulated %s of %s in %s (%d events); run folder: %s\n",
