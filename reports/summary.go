@@ -40,6 +40,7 @@ type Summary struct {
 	BytesOut       uint64  `json:"bytes_out"`
 
 	Latency     LatencyMs `json:"latency_ms"`      // from the intended time: what users waited
+	LatencyHDR  string    `json:"latency_hdr"`     // the latency_ms histogram itself: HdrHistogram V2 compressed, base64, µs (1 µs to 1 h, 3 digits); compare bootstraps from it
 	SendLatency LatencyMs `json:"send_latency_ms"` // from the moment of sending: what the target took
 	Queue       LatencyMs `json:"queue_ms"`        // from the intended time to sending: waiting inside the generator
 
@@ -92,7 +93,11 @@ type StepSummary struct {
 	AchievedRate float64     `json:"achieved_rate"` // the step's requests that ended / (duration + wait)
 	Goodput      float64     `json:"goodput"`       // the step's successes / (duration + wait)
 	Latency      LatencyMs   `json:"latency_ms"`
-	Errors       []ModeCount `json:"errors"` // the step's top error modes (at most 3), share of the step's requests
+	LatencyHDR   string      `json:"latency_hdr"` // as Summary.LatencyHDR, for the step
+	Errors       []ModeCount `json:"errors"`      // the step's top error modes (at most 3), share of the step's requests
+	// Series is the step's own time series (when the run's is kept): the
+	// per-second samples compare tests steps on.
+	Series []SeriesPoint `json:"series,omitempty"`
 }
 
 // ErrorSummary is one error mode from one upstream.
@@ -199,6 +204,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		BytesIn:           t.bytesIn,
 		BytesOut:          t.bytesOut,
 		Latency:           histLatency(a.latency),
+		LatencyHDR:        encodeHist(a.latency),
 		SendLatency:       histLatency(a.send),
 		Queue:             histLatency(a.queue),
 		Steps:             []StepSummary{},
@@ -236,6 +242,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 			AchievedRate: rate(c.requests-c.dropped, long),
 			Goodput:      rate(c.ok, long),
 			Latency:      histLatency(st.latency),
+			LatencyHDR:   encodeHist(st.latency),
 			Errors:       []ModeCount{},
 		}
 		for k, n := range st.modes {
@@ -285,6 +292,9 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		series := a.series.export(start)
 		if meta.Series {
 			s.Series = series
+			for i, st := range steps {
+				s.Steps[i].Series = st.series.export(start)
+			}
 		}
 		if t.retries > 0 {
 			s.RetryAmplification = AnalyzeRetryAmplification(series, maxAmplificationWindows)

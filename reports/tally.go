@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -48,6 +49,7 @@ type StepCounts struct {
 	First   time.Time    `json:"first,omitzero"` // earliest intended time: orders steps within a journey
 	Counts  Counts       `json:"counts"`
 	Modes   []ModeNumber `json:"modes,omitempty"`
+	Series  SeriesTally  `json:"series"` // the step's own series, without latencies
 }
 
 // ModeKey identifies an error mode from one upstream.
@@ -95,6 +97,8 @@ type PointCounts struct {
 	Ended    int64 `json:"ended,omitempty"`
 	Good     int64 `json:"good,omitempty"`
 	InFlight int64 `json:"in_flight,omitempty"`
+	// Via counts the failures by the upstream blamed (run series only).
+	Via map[string]int64 `json:"via,omitempty"`
 }
 
 // NewLatencyHistogram returns an empty histogram with the geometry of the
@@ -127,11 +131,12 @@ func (a *Accumulator) Tally() *Tally {
 		Queue:    encodeHist(a.queue),
 		Steps:    make([]StepCounts, 0, len(a.stepOrder)),
 		Modes:    make([]ModeTally, 0, len(a.modeOrder)),
-		Series:   SeriesTally{Width: a.series.width, Base: a.series.base, Points: make([]PointCounts, len(a.series.points))},
+		Series:   exportSeries(&a.series),
 		InFlight: a.inFlight,
 	}
 	for _, st := range a.stepOrder {
-		sc := StepCounts{Journey: st.key.journey, Step: st.key.step, First: st.first, Counts: exportCounts(&st.counts)}
+		sc := StepCounts{Journey: st.key.journey, Step: st.key.step, First: st.first, Counts: exportCounts(&st.counts),
+			Series: exportSeries(&st.series)}
 		for k, n := range st.modes {
 			sc.Modes = append(sc.Modes, ModeNumber{exportKey(k), n})
 		}
@@ -142,11 +147,55 @@ func (a *Accumulator) Tally() *Tally {
 		t.Modes = append(t.Modes, ModeTally{ModeKey: exportKey(mt.key), Count: mt.count, Onset: mt.onset,
 			Example: mt.example, Message: mt.message, Journey: mt.step.journey, Step: mt.step.step})
 	}
-	for i := range a.series.points {
-		p := &a.series.points[i]
-		t.Series.Points[i] = PointCounts{p.offered, p.arrivals, p.dropped, p.retries, p.ok, p.failed, p.sent, p.ended, p.good, p.inFlight}
+	return t
+}
+
+// exportSeries is s without its latencies.
+func exportSeries(s *series) SeriesTally {
+	t := SeriesTally{Width: s.width, Base: s.base, Points: make([]PointCounts, len(s.points))}
+	for i := range s.points {
+		p := &s.points[i]
+		t.Points[i] = PointCounts{p.offered, p.arrivals, p.dropped, p.retries, p.ok, p.failed, p.sent, p.ended, p.good, p.inFlight, nil}
+		for _, v := range p.via {
+			if t.Points[i].Via == nil {
+				t.Points[i].Via = map[string]int64{}
+			}
+			t.Points[i].Via[v.upstream] += v.n
+		}
 	}
 	return t
+}
+
+// importSeries restores a series exported by exportSeries into s.
+func importSeries(s *series, t *SeriesTally, maxPoints int, field string) error {
+	w := t.Width
+	if len(t.Points) == 0 {
+		return nil
+	}
+	if w < 1 || w&(w-1) != 0 {
+		return fmt.Errorf("%s: width %d s is not a power of two", field, w)
+	}
+	if b := t.Base; b < -maxSeriesSec/w || b > maxSeriesSec/w {
+		return fmt.Errorf("%s: base %d is not a time", field, b)
+	}
+	if len(t.Points) > maxPoints {
+		return fmt.Errorf("%s: %d points, more than the %d an accumulator keeps", field, len(t.Points), maxPoints)
+	}
+	s.width, s.base = w, t.Base
+	s.points = make([]point, len(t.Points))
+	for i, p := range t.Points {
+		s.points[i] = point{offered: p.Offered, arrivals: p.Arrivals, dropped: p.Dropped, retries: p.Retries,
+			ok: p.OK, failed: p.Failed, sent: p.Sent, ended: p.Ended, good: p.Good, inFlight: p.InFlight}
+		names := make([]string, 0, len(p.Via))
+		for name := range p.Via {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			s.points[i].addVia(name, p.Via[name])
+		}
+	}
+	return nil
 }
 
 // RestoreAccumulator rebuilds the Accumulator t was taken from, without
@@ -183,6 +232,9 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 		}
 		st := newStepTally(k, a.cfg.maxPoints)
 		st.first, st.counts = s.First, importCounts(&s.Counts)
+		if err := importSeries(&st.series, &s.Series, a.cfg.maxPoints, fmt.Sprintf("steps[%d].series", i)); err != nil {
+			return nil, err
+		}
 		for _, m := range s.Modes {
 			mk := importKey(m.ModeKey)
 			if a.modes[mk] == nil {
@@ -193,22 +245,14 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 		a.steps[k] = st
 		a.stepOrder = append(a.stepOrder, st)
 	}
-	w := t.Series.Width
-	if len(t.Series.Points) > 0 && (w < 1 || w&(w-1) != 0) {
-		return nil, fmt.Errorf("series: width %d s is not a power of two", w)
+	if err := importSeries(&a.series, &t.Series, a.cfg.maxPoints, "series"); err != nil {
+		return nil, err
 	}
-	if b := t.Series.Base; len(t.Series.Points) > 0 && (b < -maxSeriesSec/w || b > maxSeriesSec/w) {
-		return nil, fmt.Errorf("series: base %d is not a time", b)
-	}
-	if len(t.Series.Points) > a.cfg.maxPoints {
-		return nil, fmt.Errorf("series: %d points, more than the %d an accumulator keeps", len(t.Series.Points), a.cfg.maxPoints)
-	}
-	if len(t.Series.Points) > 0 {
-		a.series.width, a.series.base = w, t.Series.Base
-		a.series.points = make([]point, len(t.Series.Points))
-		for i, p := range t.Series.Points {
-			a.series.points[i] = point{offered: p.Offered, arrivals: p.Arrivals, dropped: p.Dropped, retries: p.Retries,
-				ok: p.OK, failed: p.Failed, sent: p.Sent, ended: p.Ended, good: p.Good, inFlight: p.InFlight}
+	for _, p := range t.Series.Points {
+		for name, n := range p.Via {
+			if up := a.upstream(name); up != nil {
+				up.failed += n
+			}
 		}
 	}
 	return a, nil
