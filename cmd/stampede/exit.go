@@ -34,7 +34,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, sim.ErrInvalidModel, merge.ErrBadInput}
+var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, sim.ErrInvalidModel, merge.ErrBadInput}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

@@ -37,6 +37,7 @@ and how it fails.`,
 		newCmdStack(st),
 		newCmdAudit(st),
 		newCmdMerge(st),
+		newCmdCompare(st),
 		newCmdVersion(st),
 	)
 	return root

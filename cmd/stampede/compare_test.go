@@ -1,0 +1,90 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// fixedServer answers every request after sleeping d: a loopback target
+// with a deterministic service time.
+func fixedServer(t *testing.T, d time.Duration) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(d)
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestCompareFlagsASlowerTarget(t *testing.T) {
+	dir := t.TempDir()
+	run := func(name string, d time.Duration) string {
+		out := filepath.Join(dir, name)
+		code, _, stderr := cli(t, "run", "--url", fixedServer(t, d).URL, "--rate", "30/s", "--duration", "10s", "--out", out, "--quiet")
+		if code != exitOK {
+			t.Fatalf("run %s: exit %d: %s", name, code, stderr)
+		}
+		return out
+	}
+	base, slow := run("base", 20*time.Millisecond), run("slow", 26*time.Millisecond) // 30% slower
+
+	code, stdout, stderr := cli(t, "compare", base, slow, "--fail-on", "regression", "--format", "junit")
+	if code != exitGateFailed {
+		t.Fatalf("exit %d, want 3: %s\n%s", code, stderr, stdout)
+	}
+	for _, want := range []string{`<testcase name="run p50"`, `<testcase name="run p99"`} {
+		i := strings.Index(stdout, want)
+		if i < 0 || !strings.Contains(stdout[i:i+400], `<failure message="regression`) {
+			t.Errorf("%s is not a failing regression:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = cli(t, "compare", base, filepath.Join(base, "summary.json"))
+	if code != exitOK || !strings.Contains(stdout, "0 regressions") {
+		t.Errorf("a run against itself: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestCompareBadInput(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "run")
+	if code, _, stderr := cli(t, "run", "--url", okServer(t).URL, "--rate", "20/s", "--duration", "2s", "--out", out, "--quiet"); code != exitOK {
+		t.Fatalf("run: %s", stderr)
+	}
+	s, err := reports.ReadSummary(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Scenario = "launch-day"
+	other := filepath.Join(dir, "other.json")
+	b, _ := json.Marshal(s)
+	os.WriteFile(other, b, 0o644)
+	junk := filepath.Join(dir, "junk.json")
+	os.WriteFile(junk, []byte(`{"scenario": 3`), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"different scenarios", []string{"compare", out, other}, `runs of different scenarios`},
+		{"not a summary", []string{"compare", out, junk}, "junk.json"},
+		{"no such folder", []string{"compare", out, filepath.Join(dir, "nope")}, "nope"},
+		{"bad format", []string{"compare", out, out, "--format", "html"}, "--format"},
+		{"bad fail-on", []string{"compare", out, out, "--fail-on", "anything"}, "--fail-on"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tt.args...)
+			if code != exitBadInput || !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 {
+				t.Errorf("exit %d, stderr %q; want 2 and one line naming %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
