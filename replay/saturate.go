@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -29,8 +28,6 @@ const (
 	// MinStepDuration is the shortest step: less than a second of arrivals
 	// is too little to measure a rate.
 	MinStepDuration = time.Second
-	// DefaultRefineSteps is how many bisection steps Refine runs at most.
-	DefaultRefineSteps = 3
 	// DefaultSaturateGrace is a step's grace period unless Run.Grace says
 	// otherwise: longer than a Run's, because a journey the grace period
 	// cuts short counts against the step's goodput.
@@ -58,8 +55,8 @@ type SaturateOptions struct {
 	StepDuration     time.Duration // how long each step holds its rate, at least MinStepDuration
 
 	// Refine bisects between the highest step that held and the lowest
-	// that did not, RefineSteps times at most (default DefaultRefineSteps)
-	// or until they are within 2% of each other.
+	// that did not, RefineSteps times at most (default reports.DefaultRefineSteps)
+	// or until they are within 2% of each other (reports.Search).
 	Refine      bool
 	RefineSteps int
 
@@ -70,7 +67,7 @@ type SaturateOptions struct {
 	MinGoodput float64
 
 	// Stations, when set, reads the bank mocks' station metrics (see
-	// StationScraper) before, during (every StationEvery, default 500ms)
+	// mocks/bank.StationScraper) before, during (every StationEvery, default 500ms)
 	// and after each step, so the saturation can name the station that
 	// crossed first. A failing read leaves that step without stations.
 	Stations     func(context.Context) ([]reports.StationSample, error)
@@ -93,13 +90,11 @@ type SaturateOutcome struct {
 // Saturate runs a saturation search: one Run per step, each holding one
 // arrival rate of the scenario's journey mix for StepDuration (a copy of
 // the scenario with its profile replaced, and its seed moved on by the
-// step's index so that each step enrols new citizens). After each step it
-// judges the step (goodput at least MinGoodput of the offered load, latency
-// within the SLO, errors within the budget) and stops once saturation is
-// confirmed: two failing steps in a row, or one failing clearly (see
-// reports.Criteria.Judge). With Refine it then bisects between the last
-// step that held and the first that did not. The analysis is
-// reports.AnalyzeSaturation.
+// step's index so that each step enrols new citizens). Saturate only runs
+// the steps: which rate comes next, when saturation is confirmed and where
+// to bisect is reports.Search's, each step's verdict reports.MeasureStep's
+// (goodput at least MinGoodput of the offered load, latency within the SLO,
+// errors within the budget), and the analysis reports.AnalyzeSaturation.
 //
 // Cancelling ctx interrupts the step under way as it would a Run; the
 // search stops, the interrupted step is left out of the analysis (its
@@ -130,15 +125,22 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 	}
 	s := &search{o: o, start: time.Now(), crit: reports.Criteria{SLO: o.slo(), MinGoodput: o.MinGoodput}}
 	s.all = reports.NewAccumulator(reports.WithStart(s.start))
-	stopped, err := s.ramp(ctx, plan)
-	if err != nil {
-		return nil, err
-	}
-	if o.Refine && !s.interrupted {
-		if err := s.refine(ctx); err != nil {
+	s.search = reports.NewSearch(reports.SearchPlan{Rates: plan, Capped: o.Max > 0, Refine: o.Refine, RefineSteps: o.RefineSteps})
+	for {
+		rate, refine, ok := s.search.Next()
+		if !ok {
+			break
+		}
+		p, err := s.step(ctx, rate, refine)
+		if err != nil {
 			return nil, err
 		}
+		if s.interrupted {
+			break
+		}
+		s.search.Record(p)
 	}
+	stopped := s.search.Stopped()
 	if s.interrupted {
 		stopped = "interrupted"
 	}
@@ -173,18 +175,7 @@ func (o *SaturateOptions) Plan() ([]float64, error) {
 				ErrBadInput, o.Max, o.Start, o.Step, n, MaxPlanSteps)
 		}
 	}
-	var rates []float64
-	for i := 0; i < MaxPlanSteps; i++ {
-		r := start + float64(i)*step
-		if top > 0 && r > top*(1+1e-9) {
-			if last := rates[len(rates)-1]; last < top*(1-1e-9) {
-				rates = append(rates, top)
-			}
-			break
-		}
-		rates = append(rates, r)
-	}
-	return rates, nil
+	return reports.RampRates(start, step, top, MaxPlanSteps), nil
 }
 
 // slo is the search's SLO: the options', else the scenario's, else the
@@ -204,68 +195,11 @@ type search struct {
 	o           SaturateOptions
 	start       time.Time
 	crit        reports.Criteria
-	points      []reports.StepPoint
+	search      *reports.Search      // decides the steps, from the points measured so far
 	dirs        []string             // each step's folder, the interrupted one included
 	all         *reports.Accumulator // every step's results, as they happen
 	interrupted bool
 	probeErr    error // the first failed station read, reported once
-}
-
-// ramp plays the planned steps until saturation is confirmed, the plan
-// ends or ctx is cancelled, and says why it stopped.
-func (s *search) ramp(ctx context.Context, rates []float64) (string, error) {
-	failed := 0.0 // the rate of the last step, when it failed
-	for _, rate := range rates {
-		p, err := s.step(ctx, rate, false)
-		if err != nil || s.interrupted {
-			return "", err
-		}
-		switch {
-		case p.Pass:
-			failed = 0
-		case p.Clear:
-			return fmt.Sprintf("saturation confirmed: %s failed clearly (%s)", perSec(p.Rate), p.Reasons[0]), nil
-		case failed > 0:
-			return fmt.Sprintf("saturation confirmed: two failing steps in a row (%s and %s)", perSec(failed), perSec(p.Rate)), nil
-		default:
-			failed = p.Rate
-		}
-	}
-	last := rates[len(rates)-1]
-	if s.o.Max > 0 {
-		return "reached --max " + perSec(last) + " without confirming saturation", nil
-	}
-	return fmt.Sprintf("no saturation after %d steps (up to %s)", len(rates), perSec(last)), nil
-}
-
-// refine bisects between the highest step that held and the lowest that
-// did not.
-func (s *search) refine(ctx context.Context) error {
-	steps := s.o.RefineSteps
-	if steps == 0 {
-		steps = DefaultRefineSteps
-	}
-	for range steps {
-		good, bad := -1.0, -1.0
-		for _, p := range s.points {
-			if !p.Pass && (bad < 0 || p.Rate < bad) {
-				bad = p.Rate
-			}
-		}
-		for _, p := range s.points {
-			if p.Pass && (bad < 0 || p.Rate < bad) {
-				good = math.Max(good, p.Rate)
-			}
-		}
-		if good <= 0 || bad <= 0 || bad-good <= math.Max(0.02*good, 0.1) {
-			return nil
-		}
-		mid := math.Round((good+bad)/2*10) / 10
-		if _, err := s.step(ctx, mid, true); err != nil || s.interrupted {
-			return err
-		}
-	}
-	return nil
 }
 
 // step runs one step at rate and records its point.
@@ -285,7 +219,7 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 		if refine {
 			kind = "bisection step"
 		}
-		fmt.Fprintf(w, "%s %d: %s journeys for %s\n", kind, index, perSec(rate), s.o.StepDuration)
+		fmt.Fprintf(w, "%s %d: %s journeys for %s\n", kind, index, reports.FormatRate(rate), s.o.StepDuration)
 	}
 
 	var meter reports.StepMeter
@@ -294,7 +228,7 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 	out, err := Run(ctx, ro)
 	stations := stopWatch()
 	if err != nil {
-		return reports.StepPoint{}, fmt.Errorf("step %d (%s): %w", index, perSec(rate), err)
+		return reports.StepPoint{}, fmt.Errorf("step %d (%s): %w", index, reports.FormatRate(rate), err)
 	}
 	if out.Interrupted {
 		s.interrupted = true
@@ -302,14 +236,13 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 	}
 	p := reports.MeasureStep(plan, out.Summary, meter.Timing(), s.crit)
 	p.Stations = stations
-	s.points = append(s.points, p)
 	if w := ro.Progress; w != nil {
 		verdict := "held"
 		if !p.Pass {
 			verdict = strings.Join(p.Reasons, "; ")
 		}
-		fmt.Fprintf(w, "step %d: offered %s, goodput %s (%s), p50 %s, errors %.2f%%: %s\n", index, perSec(p.OfferedRate),
-			perSec(p.Goodput), fmt.Sprintf("%.1f%%", p.GoodputRatio*100), fmtMs(p.Latency.P50), p.ErrorRate*100, verdict)
+		fmt.Fprintf(w, "step %d: offered %s, goodput %s (%s), p50 %s, errors %.2f%%: %s\n", index, reports.FormatRate(p.OfferedRate),
+			reports.FormatRate(p.Goodput), fmt.Sprintf("%.1f%%", p.GoodputRatio*100), fmtMs(p.Latency.P50), p.ErrorRate*100, verdict)
 	}
 	return p, nil
 }
@@ -386,8 +319,8 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		MaxRate:       float64(s.o.Max),
 		StepDurationS: s.o.StepDuration.Seconds(),
 		Refine:        s.o.Refine,
-		Steps:         s.points,
-		Saturation:    reports.AnalyzeSaturation(s.points, s.crit),
+		Steps:         s.search.Points(),
+		Saturation:    reports.AnalyzeSaturation(s.search.Points(), s.crit),
 		Stopped:       stopped,
 		Interrupted:   s.interrupted,
 	}
@@ -405,7 +338,7 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		Duration:    time.Duration(len(s.dirs)) * s.o.StepDuration,
 		SLO:         s.crit.SLO,
 	})
-	reports.SetStepOnsets(sum, s.points)
+	reports.SetStepOnsets(sum, s.search.Points())
 	sum.Saturation = rep.Saturation
 	sum.Metastability = nil // separate runs at fixed rates: there is no decline to recover in
 	if len(s.o.Gates) > 0 {
@@ -451,34 +384,6 @@ func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
 	}
 	return nil
 }
-
-// StationScraper returns a Stations probe for SaturateOptions that reads
-// the bank mocks' Prometheus metrics at metricsURL (their /metrics).
-func StationScraper(metricsURL string) func(context.Context) ([]reports.StationSample, error) {
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConns: 1, IdleConnTimeout: 5 * time.Second}}
-	return func(ctx context.Context) ([]reports.StationSample, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
-		if err != nil {
-			return nil, fmt.Errorf("%w: bank mock metrics %q: %w", ErrBadInput, metricsURL, err)
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return nil, fmt.Errorf("bank mock metrics: %w", err)
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return nil, fmt.Errorf("bank mock metrics %s: %s", metricsURL, resp.Status)
-		}
-		body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-		if err != nil {
-			return nil, fmt.Errorf("bank mock metrics: %w", err)
-		}
-		return reports.ParseStationMetrics(body)
-	}
-}
-
-// perSec formats a rate per second for progress lines and messages.
-func perSec(r float64) string { return strconv.FormatFloat(r, 'f', 1, 64) + "/s" }
 
 // fmtMs formats milliseconds for a progress line.
 func fmtMs(v float64) string {

@@ -267,7 +267,7 @@ func TestSaturateKnee(t *testing.T) {
 
 func TestSaturateNamesTheStation(t *testing.T) {
 	// The target fails past 100/s without saying why; the bank mock's
-	// metrics show nexi refusing while sia is fine.
+	// stations show nexi refusing while sia is fine.
 	var ok, full atomic.Int64
 	win := &window{span: 500 * time.Millisecond}
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -280,20 +280,14 @@ func TestSaturateNamesTheStation(t *testing.T) {
 		w.Write([]byte(`{"ok":true}`))
 	}))
 	t.Cleanup(target.Close)
-	metrics := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		for _, st := range []struct {
-			name     string
-			ok, full int64
-		}{{"nexi", ok.Load(), full.Load()}, {"sia", ok.Load(), 0}} {
-			fmt.Fprintf(w, "stampede_bank_requests_total{kind=\"processor\",outcome=\"ok\",station=%q} %d\n", st.name, st.ok)
-			fmt.Fprintf(w, "stampede_bank_requests_total{kind=\"processor\",outcome=\"queue_full\",station=%q} %d\n", st.name, st.full)
-			fmt.Fprintf(w, "stampede_bank_servers{kind=\"processor\",station=%q} 4\n", st.name)
-		}
-	}))
-	t.Cleanup(metrics.Close)
-
 	o := saturateOptions(t, target.URL, 80, 20, 160, time.Second)
-	o.Stations = StationScraper(metrics.URL + "/metrics")
+	// What mocks/bank's StationScraper reads from the bank mocks' /metrics.
+	o.Stations = func(context.Context) ([]reports.StationSample, error) {
+		return []reports.StationSample{
+			{Name: "nexi", Kind: "processor", Outcomes: map[string]float64{"ok": float64(ok.Load()), "queue_full": float64(full.Load())}, Servers: 4},
+			{Name: "sia", Kind: "processor", Outcomes: map[string]float64{"ok": float64(ok.Load()), "queue_full": 0}, Servers: 4},
+		}, nil
+	}
 	o.StationEvery = 200 * time.Millisecond
 	out, err := Saturate(context.Background(), o)
 	if err != nil {

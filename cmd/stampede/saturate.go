@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/render"
@@ -139,7 +140,7 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		if err != nil {
 			return err
 		}
-		so.Stations = replay.StationScraper(u)
+		so.Stations = bank.StationScraper(u)
 	}
 	if so.Run.Target == "embedded" {
 		emb, err := o.startEmbedded(ctx, sc, &so.Run)
@@ -148,7 +149,7 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		}
 		defer emb.Close()
 		if so.Stations == nil {
-			so.Stations = replay.StationScraper(emb.Bank.AdminURL + "/metrics")
+			so.Stations = bank.StationScraper(emb.Bank.AdminURL + "/metrics")
 		}
 	}
 

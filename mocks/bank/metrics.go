@@ -143,21 +143,35 @@ type collector struct {
 	latency, wait                        *prometheus.Desc // histograms
 }
 
+// The station metrics' names: the collector writes them, ParseStationMetrics
+// reads them back.
+const (
+	metricPrefix      = "stampede_bank_"
+	familyRequests    = "requests_total"
+	familyQueueFull   = "queue_full_total"
+	familyInFlight    = "in_flight"
+	familyQueueLength = "queue_length"
+	familyBusy        = "busy_servers"
+	familyServers     = "servers"
+	familyLatency     = "request_duration_seconds" // a histogram: _sum, _count, _bucket
+	familyWait        = "queue_wait_seconds"       // a histogram
+)
+
 func newCollector(stations []*Station) *collector {
 	labels := []string{"station", "kind"}
 	desc := func(name, help string, extra ...string) *prometheus.Desc {
-		return prometheus.NewDesc("stampede_bank_"+name, help, append(labels, extra...), nil)
+		return prometheus.NewDesc(metricPrefix+name, help, append(labels, extra...), nil)
 	}
 	return &collector{
 		stations:    stations,
-		requests:    desc("requests_total", "Requests that finished at a station, by outcome.", "outcome"),
-		queueFull:   desc("queue_full_total", "Requests refused because every slot was busy and the queue full."),
-		inFlight:    desc("in_flight", "Requests inside a station: queued or holding a slot."),
-		queueLength: desc("queue_length", "Requests waiting for a slot."),
-		busy:        desc("busy_servers", "Slots in use."),
-		servers:     desc("servers", "Slots configured."),
-		latency:     desc("request_duration_seconds", "Time from arrival at a station to the end of its answer."),
-		wait:        desc("queue_wait_seconds", "Time a request waited in the queue for a slot."),
+		requests:    desc(familyRequests, "Requests that finished at a station, by outcome.", "outcome"),
+		queueFull:   desc(familyQueueFull, "Requests refused because every slot was busy and the queue full."),
+		inFlight:    desc(familyInFlight, "Requests inside a station: queued or holding a slot."),
+		queueLength: desc(familyQueueLength, "Requests waiting for a slot."),
+		busy:        desc(familyBusy, "Slots in use."),
+		servers:     desc(familyServers, "Slots configured."),
+		latency:     desc(familyLatency, "Time from arrival at a station to the end of its answer."),
+		wait:        desc(familyWait, "Time a request waited in the queue for a slot."),
 	}
 }
 
