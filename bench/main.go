@@ -7,7 +7,9 @@
 // For each tool it reports requests sent, achieved rate, CPU time per
 // request (user+system of the tool's process, from rusage) and peak RSS.
 // With -flat it also runs stampede for 1 and 10 minutes and compares peak
-// RSS, to show memory stays flat with the run's length.
+// RSS, to show memory stays flat with the run's length. With -metrics N it
+// runs stampede alone, N times with its Prometheus metrics off and N times
+// on, alternating, and reports what the metrics cost per request.
 //
 // It only ever sends traffic to the server it starts on 127.0.0.1, and each
 // tool runs for a bounded duration.
@@ -46,6 +48,7 @@ type config struct {
 	stampede string
 	flat     bool
 	keep     bool
+	metrics  int
 }
 
 // measurement is one tool's run.
@@ -67,6 +70,7 @@ func run() error {
 	flag.StringVar(&c.stampede, "stampede", "", "stampede binary (default: built from this checkout)")
 	flag.BoolVar(&c.flat, "flat", false, "also compare stampede's peak RSS over 1-minute and 10-minute runs")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
+	flag.IntVar(&c.metrics, "metrics", 0, "instead of comparing tools, run stampede N times with metrics off and N times on (scraped every second, pushed every 5s), alternating")
 	flag.Parse()
 	if c.duration <= 0 || c.duration > 15*time.Minute {
 		return fmt.Errorf("-duration %s: want a positive duration up to 15m", c.duration)
@@ -90,7 +94,7 @@ func run() error {
 			return fmt.Errorf("building stampede: %w", err)
 		}
 	}
-	if c.vegeta == "" {
+	if c.vegeta == "" && c.metrics == 0 {
 		c.vegeta = filepath.Join(work, "bin", "vegeta")
 		if err := shEnv([]string{"GOBIN=" + filepath.Join(work, "bin")}, "go", "install", "github.com/tsenart/vegeta/v12@v12.13.0"); err != nil {
 			return fmt.Errorf("installing vegeta: %w", err)
@@ -103,6 +107,9 @@ func run() error {
 	}
 	defer srv.Close()
 	fmt.Printf("target %s, rate %s, %s per tool, %d cores\n\n", url, c.rate, c.duration, runtime.NumCPU())
+	if c.metrics > 0 {
+		return metricsCost(stampede, work, url, c.rate, perSecond, c.duration, c.metrics)
+	}
 
 	var ms []measurement
 	m, err := runStampede(stampede, work, url, c.rate, c.duration)
@@ -155,10 +162,15 @@ func startTarget() (*http.Server, string, error) {
 	return srv, "http://" + ln.Addr().String() + "/", nil
 }
 
-func runStampede(bin, work, url, rate string, d time.Duration) (measurement, error) {
-	out := filepath.Join(work, "run-"+d.String())
-	cmd := exec.Command(bin, "run", "--url", url, "--rate", rate, "--duration", d.String(),
-		"--out", out, "--quiet", "--format", "json")
+// runs numbers stampede's run folders.
+var runs int
+
+func runStampede(bin, work, url, rate string, d time.Duration, extra ...string) (measurement, error) {
+	runs++
+	out := filepath.Join(work, fmt.Sprintf("run-%s-%d", d, runs))
+	args := append([]string{"run", "--url", url, "--rate", rate, "--duration", d.String(),
+		"--out", out, "--quiet", "--format", "json"}, extra...)
+	cmd := exec.Command(bin, args...)
 	m, stdout, err := measure("stampede", cmd)
 	if err != nil {
 		return m, err
