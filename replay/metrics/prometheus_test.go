@@ -315,11 +315,15 @@ func TestPrometheusScrapeAgreesWithSummary(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sink.Close()
-	p := startPrometheus(t, `global: {scrape_interval: 500ms, scrape_timeout: 400ms}
-scrape_configs:
-  - job_name: stampede
-    static_configs: [{targets: ["`+sink.Addr()+`"]}]
-`)
+	// The configuration the README gives, pointed at this sink.
+	cfg, err := os.ReadFile("prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), "127.0.0.1:9464") {
+		t.Fatalf("prometheus.yml does not scrape 127.0.0.1:9464, the address the README runs with")
+	}
+	p := startPrometheus(t, strings.ReplaceAll(string(cfg), "127.0.0.1:9464", sink.Addr()))
 	waitFor(t, 60*time.Second, "Prometheus scraping the sink", func() (bool, string) {
 		up, err := p.query(`up{job="stampede"}`)
 		if err != nil {
@@ -331,6 +335,46 @@ scrape_configs:
 	waitFor(t, 60*time.Second, "scraped figures agreeing with summary.json", func() (bool, string) {
 		return agree(p, sum, "1/1")
 	})
+	checkDashboard(t, p)
+}
+
+// checkDashboard runs every query of the Grafana dashboard against
+// Prometheus, with the dashboard's variables filled in: each must parse,
+// and each must find series (those of remote write only when it pushed).
+func checkDashboard(t *testing.T, p *prometheus) {
+	t.Helper()
+	b, err := os.ReadFile("grafana-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatalf("grafana-dashboard.json: %v", err)
+	}
+	n := 0
+	for _, panel := range dash.Panels {
+		for _, target := range panel.Targets {
+			q := strings.NewReplacer("$shard", ".+", "$__rate_interval", "1m").Replace(target.Expr)
+			got, err := p.query(q, "mode", "upstream", "journey", "step", "shard", "result")
+			if err != nil {
+				t.Fatalf("panel %q: %v", panel.Title, err)
+			}
+			if len(got) == 0 && !strings.Contains(q, "remote_write") {
+				t.Fatalf("panel %q: %s finds no series", panel.Title, q)
+			}
+			n++
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d queries in the dashboard", n)
+	}
 }
 
 func TestPrometheusRemoteWriteAgreesWithSummary(t *testing.T) {
