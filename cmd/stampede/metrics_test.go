@@ -6,13 +6,17 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/snappy"
 
+	"github.com/stampede-load/stampede/replay/metrics/prometheustest"
 	"github.com/stampede-load/stampede/reports"
 )
 
@@ -103,4 +107,60 @@ func TestRunPushesToRemoteWrite(t *testing.T) {
 			t.Fatalf("the last push lacks %q", want)
 		}
 	}
+}
+
+// TestPrometheusScrapesRunMetricsAddr runs `stampede run --metrics-addr`
+// with a real Prometheus scraping it (the configuration the README gives),
+// and checks that once the command has returned, what Prometheus scraped
+// agrees with the summary.json the run wrote: --metrics-linger kept the
+// endpoint up for a last scrape.
+func TestPrometheusScrapesRunMetricsAddr(t *testing.T) {
+	cfg, err := os.ReadFile("../../replay/metrics/prometheus.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := free.Addr().String()
+	free.Close() // the run listens here
+	p := prometheustest.Start(t, strings.ReplaceAll(string(cfg), "127.0.0.1:9464", addr))
+
+	var n atomic.Int64
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		switch i := n.Add(1); {
+		case i == 3:
+			time.Sleep(200 * time.Millisecond) // holds the only slot: arrivals behind it are dropped
+		case i%4 == 0:
+			w.Header().Set("X-Upstream", "nexi")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"code":"CARD_SAVE_FAILED"}`))
+			return
+		}
+		w.Write([]byte(`{"ok":true}`))
+	}))
+	defer target.Close()
+	out := filepath.Join(t.TempDir(), "run")
+	code, _, stderr := cli(t, "run", "--url", target.URL+"/cards", "--rate", "50/s", "--duration", "2s", "--out", out,
+		"--max-inflight", "1", "--max-wait", "5ms", "--metrics-addr", addr, "--metrics-linger", "60s")
+	if code != exitOK && code != exitGateFailed {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum reports.Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Dropped == 0 || len(sum.Errors) < 2 {
+		t.Fatalf("the run lacks drops or error modes: %+v", sum.Errors)
+	}
+	// The command has returned: nothing scrapes the run any more, so
+	// Prometheus must already hold (or be ingesting) the final figures.
+	prometheustest.WaitFor(t, 5*time.Second, "scraped figures agreeing with summary.json", func() (bool, string) {
+		return p.Agree(&sum, "1/1")
+	})
 }

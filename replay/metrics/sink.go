@@ -16,6 +16,7 @@ package metrics
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -76,6 +77,8 @@ type Sink struct {
 	journeys map[string]*journeySeries
 	modes    map[reports.ModeKey]int // mode id: index into modeLabels
 	labels   []modeLabels            // 0 is success, 1 is "other"
+
+	added atomic.Bool // a result has been added: Linger has figures to wait for
 
 	push *pusher // nil without remote write
 	srv  *server // nil without an endpoint
@@ -187,6 +190,9 @@ func (s *Sink) Registry() *prometheus.Registry { return s.reg }
 // Add counts one result. After the first result of each step, journey and
 // error mode it touches only precomputed series and does not allocate.
 func (s *Sink) Add(r *reports.Result) {
+	if !s.added.Load() {
+		s.added.Store(true)
+	}
 	st := s.step(r.Journey, r.Step)
 	k := reports.ClassifyKey(r)
 	id := modeOK

@@ -2,8 +2,11 @@ package metrics_test
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -176,4 +179,43 @@ func BenchmarkSinkAdd(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		sink.Add(&rs[i%len(rs)])
 	}
+}
+
+func TestLingerWaitsForALaterScrape(t *testing.T) {
+	sink, err := metrics.Start(metrics.Options{Addr: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sink.Close()
+	if sink.Linger(time.Hour) {
+		t.Fatal("Linger waited for a scrape before any result")
+	}
+	r := reports.Result{Journey: "j", Step: "s", Code: 200, OK: true, Attempt: 1}
+	sink.Add(&r)
+	if sink.Linger(10 * time.Millisecond) {
+		t.Fatal("Linger saw a scrape nobody made")
+	}
+	done := make(chan bool)
+	go func() { done <- sink.Linger(time.Hour) }()
+	// Scrape until Linger has seen one begin after it was called.
+	for range 10000 {
+		resp, err := http.Get("http://" + sink.Addr() + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), `stampede_requests_total{journey="j",mode="",shard="1/1",status_class="2xx",step="s",upstream=""} 1`) {
+			t.Fatalf("scrape lacks the result:\n%s", body)
+		}
+		select {
+		case ok := <-done:
+			if !ok {
+				t.Fatal("Linger gave up")
+			}
+			return
+		default:
+		}
+	}
+	t.Fatal("Linger did not return after 10,000 scrapes")
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -120,17 +122,66 @@ func ParseRemoteWriteURL(s string) (*url.URL, error) {
 	return u, nil
 }
 
+// Linger keeps the endpoint up after the run until a scrape that began
+// after the call has been answered, for at most d: the scraper's copy of
+// the final figures is then the summary's. It reports whether that scrape
+// came. Without an endpoint, or before any result was added (the run never
+// started), it returns false at once.
+func (s *Sink) Linger(d time.Duration) bool {
+	if s.srv == nil || d <= 0 || !s.added.Load() {
+		return false
+	}
+	seen := s.srv.watch()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-seen:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
 // server serves the registry on /metrics.
 type server struct {
-	ln   net.Listener
-	srv  *http.Server
-	done chan struct{} // closed when Serve has returned
+	ln      net.Listener
+	srv     *http.Server
+	done    chan struct{} // closed when Serve has returned
+	scrapes atomic.Int64  // scrapes begun
+
+	mu    sync.Mutex
+	after int64         // watch: the scrapes begun when it was called
+	seen  chan struct{} // watch: closed once a later scrape has been answered
+}
+
+// watch returns a channel closed once a scrape begun after the call has
+// been answered.
+func (sv *server) watch() <-chan struct{} {
+	sv.mu.Lock()
+	defer sv.mu.Unlock()
+	sv.after = sv.scrapes.Load()
+	sv.seen = make(chan struct{})
+	return sv.seen
+}
+
+// counted counts the scrapes h answers, for watch.
+func (sv *server) counted(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := sv.scrapes.Add(1)
+		h.ServeHTTP(w, r)
+		sv.mu.Lock()
+		defer sv.mu.Unlock()
+		if sv.seen != nil && n > sv.after {
+			close(sv.seen)
+			sv.seen = nil
+		}
+	})
 }
 
 func serve(ln net.Listener, s *Sink) *server {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError}))
 	sv := &server{ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}, done: make(chan struct{})}
+	mux.Handle("/metrics", sv.counted(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})))
 	go func() {
 		defer close(sv.done)
 		sv.srv.Serve(ln)
