@@ -39,6 +39,7 @@ const (
 	tagDue = iota
 	tagClientTimeout
 	tagDBTimeout
+	tagOverhead
 	citizenTags = 4
 )
 
@@ -73,6 +74,8 @@ func (c *citizen) Act(now time.Duration, tag uint64) {
 	switch tag % citizenTags {
 	case tagDue:
 		c.send(now)
+	case tagOverhead:
+		c.do(now)
 	case tagClientTimeout:
 		c.abort()
 		c.emit(0, "", "", "", clientTimeoutError, now, false)
@@ -105,6 +108,10 @@ func (c *citizen) send(now time.Duration) {
 	}
 	c.op = 0
 	c.pending = false
+	if r.overhead != nil {
+		r.e.At(now+r.overhead.draw(), c, c.tag(tagOverhead))
+		return
+	}
 	c.do(now)
 }
 

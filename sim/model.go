@@ -76,6 +76,11 @@ type Stack struct {
 	DBTimeout    time.Duration // one database operation, its wait included
 	// CardProcessor verifies credit cards.
 	CardProcessor string
+	// Overhead, when set, is the time the stack spends on each request of
+	// its own (HTTP, JSON, authentication, scheduling) before its route,
+	// on as many workers as there are requests: it holds the request's
+	// admission slot, not a station.
+	Overhead *Service
 }
 
 // Breaker is a circuit breaker: it opens when, over the last Window, at
@@ -198,6 +203,11 @@ func (m *Model) Validate() error {
 	if b := k.Breaker; b != nil && (b.Window <= 0 || b.MinCalls < 1 || b.FailureRatio <= 0 || b.FailureRatio > 1 || b.OpenFor <= 0) {
 		bad("stack: breaker needs a positive window and open time, min calls >= 1 and 0 < failure ratio <= 1")
 	}
+	if k.Overhead != nil {
+		if err := k.Overhead.Validate(); err != nil {
+			bad("stack: overhead: %v", err)
+		}
+	}
 	if st := m.Station(k.CardProcessor); st == nil || st.Kind != KindProcessor {
 		bad("stack: card processor %q is not a processor station", k.CardProcessor)
 	}
@@ -303,6 +313,9 @@ func (m *Model) Write(w io.Writer) error {
 	k := m.Stack
 	fmt.Fprintf(&b, "stack:\n  fan_out: %s\n  admission: %d\n  pool: %d\n  bulkhead: %d\n  call_timeout: %s\n  db_timeout: %s\n  card_processor: %s\n",
 		map[bool]string{true: "sequential", false: "parallel, partial results"}[k.Sequential], k.Admission, k.Pool, k.Bulkhead, k.CallTimeout, k.DBTimeout, k.CardProcessor)
+	if k.Overhead != nil {
+		fmt.Fprintf(&b, "  overhead: %s\n", k.Overhead)
+	}
 	if k.Retry {
 		fmt.Fprintf(&b, "  retry: {attempts: 2, backoff: %s..%s}\n", k.RetryBackoff/2, k.RetryBackoff)
 	}

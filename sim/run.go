@@ -128,6 +128,7 @@ type run struct {
 	dbRead      *Station
 	dbWrite     *Station
 	pool        *Station // the naive shared connection pool, or nil
+	overhead    *sampler // the stack's own time per request, or nil
 	inFlight    int      // requests the stack handles now
 	active      []*citizen
 	free        []*citizen
@@ -200,6 +201,10 @@ func newRun(o Options) (*run, error) {
 		}
 	}
 	r.callTimeout, r.dbTimeout = r.e.Delay(r.m.Stack.CallTimeout), r.e.Delay(r.m.Stack.DBTimeout)
+	if ov := r.m.Stack.Overhead; ov != nil {
+		smp := newSampler(*ov, rand.NewPCG(o.Seed, 0x0e4))
+		r.overhead = &smp
+	}
 	if r.m.Stack.Pool > 0 {
 		r.pool = NewStation(&r.e, "pool", r.m.Stack.Pool, -1, 0, nil, nil)
 	}
@@ -274,18 +279,31 @@ type arrivalSource struct {
 	due time.Duration
 }
 
-func (a *arrivalSource) Act(now time.Duration, _ uint64) {
+func (a *arrivalSource) Act(now time.Duration, tag uint64) {
 	r := a.r
-	r.arrive(a.n, now)
-	a.n++
+	if tag == arrivalDue {
+		r.arrive(a.n, now)
+		a.n++
+	}
+	a.schedule()
+}
+
+// schedule paces arrival a.n as the replay does: Pace(due, n) is the wait
+// from the previous arrival's due time to arrival n's.
+func (a *arrivalSource) schedule() {
+	r := a.r
 	wait, stop := r.sc.Profile.Pace(a.due, a.n)
 	if stop {
-		r.lastArrival = now
+		r.lastArrival = max(a.due, 0)
 		return
 	}
 	a.due += wait
-	r.e.At(a.due, a, 0)
+	r.e.At(a.due, a, arrivalDue)
 }
+
+// arrivalDue tags the event of an arrival; the run's first event only
+// schedules the first.
+const arrivalDue = 1
 
 // arrive starts arrival n's walk at now.
 func (r *run) arrive(n uint64, now time.Duration) {

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -47,12 +48,12 @@ func modes(s *reports.Summary) map[string]int64 {
 }
 
 // TestFullProcessorTurnsEveryOtherCardAway: arrivals every 50 ms, one
-// server busy 100 ms per card and no queue: every other card add finds the
+// server busy 90 ms per card and no queue: every other card add finds the
 // processor full and the stack answers 503 CARD_SAVE_FAILED via nexi.
 func TestFullProcessorTurnsEveryOtherCardAway(t *testing.T) {
 	m := tinyModel()
 	m.Stations[0].Servers, m.Stations[0].Queue = 1, 0
-	m.Stations[0].Service = Service{Distribution: Constant, Value: 100 * time.Millisecond}
+	m.Stations[0].Service = Service{Distribution: Constant, Value: 90 * time.Millisecond}
 	s, results := simulateTiny(t, oneStep(t, "s"), m)
 	if s.Requests != 200 || s.OK != 100 || s.JourneysCompleted != 100 || s.Arrivals != 200 {
 		t.Fatalf("%d requests, %d ok, %d journeys completed of %d: want 200, 100, 100, 200", s.Requests, s.OK, s.JourneysCompleted, s.Arrivals)
@@ -61,7 +62,7 @@ func TestFullProcessorTurnsEveryOtherCardAway(t *testing.T) {
 		t.Fatalf("error modes %v", got)
 	}
 	for _, r := range results {
-		want := 110 * time.Millisecond // the database read, then the card's service
+		want := 100 * time.Millisecond // the database read, then the card's service
 		if !r.OK {
 			want = 10 * time.Millisecond
 		}
@@ -104,7 +105,7 @@ func TestAdmissionShedsOverTheLimit(t *testing.T) {
 	m := tinyModel()
 	m.Stack.Admission = 1
 	m.Routes[0].ShedMessage = "busy"
-	m.Stations[0].Service = Service{Distribution: Constant, Value: 90 * time.Millisecond}
+	m.Stations[0].Service = Service{Distribution: Constant, Value: 80 * time.Millisecond}
 	s, results := simulateTiny(t, oneStep(t, "s"), m)
 	if got := modes(s); got["http 503 OVERLOADED via stack"] != 100 || s.OK != 100 {
 		t.Fatalf("error modes %v, %d ok: want every other request shed", got, s.OK)
@@ -119,7 +120,7 @@ func TestAdmissionShedsOverTheLimit(t *testing.T) {
 // TestFanOutSequentialOrPartial: sia serves one search for an hour and
 // queues none. A sequential fan-out fails at sia (502 via sia) for every
 // search but the one it holds, which the app gives up on after its 10 s
-// timeout (freeing sia for the next); a parallel one with partial results
+// timeout (the profile has ended by then); a parallel one with partial results
 // answers from nexi instead, but for the searches held at sia.
 func TestFanOutSequentialOrPartial(t *testing.T) {
 	m := tinyModel()
@@ -130,12 +131,72 @@ func TestFanOutSequentialOrPartial(t *testing.T) {
 	sc := oneStep(t, "search")
 	m.Stack.CallTimeout = 2 * time.Hour
 	s, _ := simulateTiny(t, sc, m)
-	if got := modes(s); got["http 502 BANCOMAT_SEARCH_FAILED via sia"] != 198 || got["timeout via "] != 2 || s.OK != 0 {
-		t.Fatalf("sequential: error modes %v, %d ok; want 198 × 502 via sia and 2 timeouts", got, s.OK)
+	if got := modes(s); got["http 502 BANCOMAT_SEARCH_FAILED via sia"] != 199 || got["timeout via "] != 1 || s.OK != 0 {
+		t.Fatalf("sequential: error modes %v, %d ok; want 199 × 502 via sia and 1 timeout", got, s.OK)
 	}
 	m.Stack.Sequential = false
 	s, _ = simulateTiny(t, sc, m)
-	if got := modes(s); s.OK != 198 || got["timeout via "] != 2 {
-		t.Fatalf("partial results: %d ok, modes %v; want 198 and 2 timeouts", s.OK, got)
+	if got := modes(s); s.OK != 199 || got["timeout via "] != 1 {
+		t.Fatalf("partial results: %d ok, modes %v; want 199 and 1 timeout", s.OK, got)
+	}
+}
+
+// TestOverheadHoldsTheAdmissionSlot: requests 50 ms apart take 20 ms in
+// the stack's route; with 35 ms of the stack's own time before it, each
+// holds the one admission slot 55 ms and every other one is shed.
+func TestOverheadHoldsTheAdmissionSlot(t *testing.T) {
+	m := tinyModel()
+	m.Stack.Admission = 1
+	s, results := simulateTiny(t, oneStep(t, "s"), m)
+	if s.OK != 200 || results[0].Latency != 20*time.Millisecond {
+		t.Fatalf("without overhead: %d ok, latency %s; want 200 and 20ms", s.OK, results[0].Latency)
+	}
+	m.Stack.Overhead = &Service{Distribution: Constant, Value: 35 * time.Millisecond}
+	s, results = simulateTiny(t, oneStep(t, "s"), m)
+	for _, r := range results {
+		if r.OK && r.Latency != 55*time.Millisecond {
+			t.Fatalf("with 35ms overhead: latency %s, want 55ms", r.Latency)
+		}
+	}
+	if got := modes(s); s.OK != 100 || got["http 503 OVERLOADED via stack"] != 100 {
+		t.Fatalf("with 35ms overhead: %d ok, modes %v; want 100 and 100 shed", s.OK, got)
+	}
+}
+
+// TestArrivalsAreTheReplays: the simulated arrivals fall when the replay's
+// pacing loop puts them (Pace(due, n) is the wait before arrival n).
+func TestArrivalsAreTheReplays(t *testing.T) {
+	sc, err := scenarios.Parse("ramp.yaml", []byte(`name: ramp
+profile:
+  - ramp: {from: 0/s, to: 40/s, duration: 5s}
+  - hold: {rate: 40/s, duration: 2s}
+journeys:
+  - name: j
+    steps:
+      - {name: s, path: /x}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []time.Duration
+	var due time.Duration
+	for n := uint64(0); ; n++ {
+		wait, stop := sc.Profile.Pace(due, n)
+		if stop {
+			break
+		}
+		due += wait
+		want = append(want, due)
+	}
+	_, results := simulateTiny(t, sc, tinyModel())
+	var got []time.Duration
+	for _, r := range results {
+		if r.Arrival {
+			got = append(got, r.Intended.Sub(LaunchDay))
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) || len(want) < 150 {
+		t.Fatalf("%d simulated arrivals, %d paced; first %v vs %v", len(got), len(want), got[:3], want[:3])
 	}
 }
