@@ -1,13 +1,17 @@
 // Package mocks starts what a replay runs against when a scenario's target
-// is "embedded": the bank and card-processor mocks and the reference
+// is "embedded" (scenarios.EmbeddedTarget): the bank and card-processor mocks and the reference
 // enrollment stack, in-process on free loopback ports. The replay engine only
 // ever sees the stack's URL.
 package mocks
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/stampede-load/stampede/mocks/bank"
@@ -53,7 +57,7 @@ func Start(ctx context.Context, o Options) (*Embedded, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := bank.NewServer(cfg)
+	b, err := bank.NewServer(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("embedded bank mocks: %w", err)
 	}
@@ -64,6 +68,36 @@ func Start(ctx context.Context, o Options) (*Embedded, error) {
 		return nil, fmt.Errorf("embedded stack: %w", err)
 	}
 	return &Embedded{URL: s.URL, BanksURL: b.URL, Bank: b, Stack: s}, nil
+}
+
+// ForScenario derives the options of the embedded stack a run of sc starts
+// against: the scenario's embedded section (stack profile, database, banks
+// file) under what over sets (its non-empty StackProfile, DB and
+// BanksFile, from the command line), the scenario's seed and outages, and
+// the capacity shrunk by the run's rate scale. The database defaults to
+// SQLite at dir/stack.db, kept beside the results so the audit can be redone
+// after the run; dir is created for it.
+func ForScenario(sc *scenarios.Scenario, over Options, dir string, rateScale float64) (Options, error) {
+	o := Options{
+		StackProfile:  cmp.Or(over.StackProfile, sc.Embedded.StackProfile),
+		DB:            cmp.Or(over.DB, sc.Embedded.DB),
+		BanksFile:     cmp.Or(over.BanksFile, sc.Embedded.Banks),
+		Seed:          sc.Seed,
+		CapacityScale: rateScale,
+		Outages:       sc.Outages,
+	}
+	if o.StackProfile != "" {
+		if _, err := stack.ParseProfile(o.StackProfile); err != nil {
+			return Options{}, fmt.Errorf("%w: %w", scenarios.ErrInvalid, err)
+		}
+	}
+	if o.DB == "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return Options{}, fmt.Errorf("run folder: %w", err)
+		}
+		o.DB = filepath.Join(dir, "stack.db")
+	}
+	return o, nil
 }
 
 // BankConfig returns the configuration the embedded bank mocks start with:
@@ -101,10 +135,11 @@ func BankConfig(o Options) (bank.Config, error) {
 // derived from it.
 func StackConfig(o Options) (stack.Config, error) {
 	profile := stack.Naive
-	if o.StackProfile == "hardened" {
-		profile = stack.Hardened
-	} else if o.StackProfile != "" && o.StackProfile != "naive" {
-		return stack.Config{}, fmt.Errorf("%w: stack profile %q: want naive or hardened", scenarios.ErrInvalid, o.StackProfile)
+	if o.StackProfile != "" {
+		var err error
+		if profile, err = stack.ParseProfile(o.StackProfile); err != nil {
+			return stack.Config{}, fmt.Errorf("%w: %w", scenarios.ErrInvalid, err)
+		}
 	}
 	scale := capacityScale(o)
 	return stack.Config{
@@ -128,8 +163,7 @@ func capacityScale(o Options) float64 {
 // Close stops the stack (waiting for its in-flight requests), then the banks.
 func (e *Embedded) Close() error {
 	err := e.Stack.Close()
-	e.Bank.Close()
-	return err
+	return errors.Join(err, e.Bank.Close())
 }
 
 // scaleStation multiplies a station's capacity, keeping at least one server.

@@ -7,7 +7,19 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
+	"time"
 )
+
+// RunsDir is the folder the runs go in unless --out says otherwise.
+const RunsDir = "runs"
+
+// DefaultRunDir is a run's folder unless --out says otherwise:
+// runs/TIMESTAMP-NAME, the time local to the second, so runs sort by when
+// they started. name is the scenario's, with a suffix for other kinds of run
+// ("launch-day-saturate").
+func DefaultRunDir(name string, now time.Time) string {
+	return filepath.Join(RunsDir, now.Format("20060102-150405")+"-"+name)
+}
 
 // runFiles are the files whose presence marks a folder as holding a run
 // (of `run` or of `saturate`).

@@ -39,7 +39,7 @@ var identifier = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 func (d *decoder) scenario(root *yaml.Node) *Scenario {
 	s := &Scenario{
 		Source:   d.File(),
-		Target:   "embedded",
+		Target:   EmbeddedTarget,
 		Seed:     1,
 		HTTP:     HTTPOptions{Timeout: 10 * time.Second, Version: "auto"},
 		SLO:      reports.DefaultSLO,
@@ -119,7 +119,7 @@ func (d *decoder) target(o *yamlconf.Object) {
 		return
 	}
 	raw = strings.TrimSpace(raw)
-	if raw == "embedded" {
+	if raw == EmbeddedTarget {
 		d.s.Target = raw
 		return
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -26,7 +27,7 @@ func TestReplayDrivesBankPastCapacity(t *testing.T) {
 	nexi.Servers, nexi.Queue, nexi.MaxWait, nexi.Faults = 4, 40, 0, nil
 	nexi.Service = bank.ConstantService(10 * time.Millisecond)
 	cfg.Processors["nexi"] = nexi
-	srv, err := bank.NewServer(cfg)
+	srv, err := bank.NewServer(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/stampede-load/stampede/mocks/bank"
+	"github.com/stampede-load/stampede/mocks/stack"
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/merge"
@@ -34,7 +35,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, sim.ErrInvalidModel, merge.ErrBadInput}
+var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, stack.ErrUnknownProfile, sim.ErrInvalidModel, merge.ErrBadInput}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

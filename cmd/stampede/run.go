@@ -1,11 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -112,78 +112,106 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 	if o.format != "table" && o.format != "json" {
 		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
 	}
-	sc, err := o.loadScenario()
+	sc, applied, err := o.loadScenario()
 	if err != nil {
 		return err
 	}
-	gates, err := o.flagGates(sc, sc.Profile.Duration())
+	ropts, err := o.replayOptions(st, sc, applied)
 	if err != nil {
 		return err
 	}
-	sc.Gates = append(sc.Gates, gates...)
-	ropts := replay.Options{
-		Scenario:    sc,
-		Target:      sc.Target,
-		MaxInflight: o.maxInflight,
-		MaxWait:     o.maxWait,
-		Grace:       o.grace,
-		Dir:         o.out,
-		Terminal:    st.terminal,
-	}
-	if o.shard != "" {
-		if ropts.Shard, err = replay.ParseShard(o.shard); err != nil {
-			return err
-		}
-	}
-	if o.startAt != "" {
-		if ropts.StartAt, err = time.Parse(time.RFC3339Nano, o.startAt); err != nil {
-			return fmt.Errorf("%w: --start-at %q: want an RFC 3339 time such as 2026-12-08T09:00:00Z", errUsage, o.startAt)
-		}
-	}
-	if o.startTol <= 0 {
-		return fmt.Errorf("%w: --start-tolerance %s must be positive", errUsage, o.startTol)
-	}
-	ropts.StartTolerance = o.startTol
-	if ropts.Results, err = replay.ParseResultsMode(o.results); err != nil {
-		return err
-	}
-	if !o.quiet {
-		ropts.Progress = st.stderr
-	}
-	if ropts.Dir == "" {
-		ropts.Dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+sc.Name)
-	}
-	if o.target != "" {
-		ropts.Target = o.target
-	}
-	ropts.Info = replay.RunInfo{TimeScale: o.timeScale, RateScale: o.rateScale, Shard: o.shard}
-	if err := replay.PrepareRunFolder(ropts.Dir, o.force); err != nil {
-		return err
-	}
-	stopMetrics, err := o.metrics.start(st, o.quiet, sc, &ropts)
+	stop, err := o.start(ctx, st, sc, applied, &ropts)
+	defer stop()
 	if err != nil {
 		return err
-	}
-	defer stopMetrics()
-	embedded := ropts.Target == "embedded"
-	if embedded {
-		emb, err := o.startEmbedded(ctx, sc, &ropts)
-		if err != nil {
-			return err
-		}
-		defer emb.Close()
-	}
-	if o.cpuProfile != "" {
-		stop, err := startCPUProfile(o.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer stop()
 	}
 	out, err := replay.Run(ctx, ropts)
 	if err != nil {
 		return err
 	}
+	return o.print(ctx, st, ropts, out, applied.Embedded)
+}
+
+// replayOptions reads the flags of the run into the engine's options, with
+// the --gate flags added to the scenario's gates.
+func (o *runOptions) replayOptions(st *state, sc *scenarios.Scenario, applied scenarios.Applied) (replay.Options, error) {
+	gates, err := o.flagGates(sc, sc.Profile.Duration())
+	if err != nil {
+		return replay.Options{}, err
+	}
+	sc.Gates = append(sc.Gates, gates...)
+	ropts := replay.Options{
+		Scenario:       sc,
+		Target:         applied.Target,
+		MaxInflight:    o.maxInflight,
+		MaxWait:        o.maxWait,
+		Grace:          o.grace,
+		Dir:            cmp.Or(o.out, replay.DefaultRunDir(sc.Name, time.Now())),
+		Terminal:       st.terminal,
+		StartTolerance: o.startTol,
+		Info:           replay.RunInfo{TimeScale: applied.TimeScale, RateScale: applied.RateScale, Shard: o.shard},
+	}
+	if o.shard != "" {
+		if ropts.Shard, err = replay.ParseShard(o.shard); err != nil {
+			return ropts, err
+		}
+	}
+	if o.startAt != "" {
+		if ropts.StartAt, err = time.Parse(time.RFC3339Nano, o.startAt); err != nil {
+			return ropts, fmt.Errorf("%w: --start-at %q: want an RFC 3339 time such as 2026-12-08T09:00:00Z", errUsage, o.startAt)
+		}
+	}
+	if o.startTol <= 0 {
+		return ropts, fmt.Errorf("%w: --start-tolerance %s must be positive", errUsage, o.startTol)
+	}
+	if ropts.Results, err = replay.ParseResultsMode(o.results); err != nil {
+		return ropts, err
+	}
+	if !o.quiet {
+		ropts.Progress = st.stderr
+	}
+	return ropts, nil
+}
+
+// start prepares the run folder and starts what the run needs besides the
+// engine: the metrics endpoints, the embedded stack, the CPU profile. stop
+// ends them all, also when start fails half-way.
+func (o *runOptions) start(ctx context.Context, st *state, sc *scenarios.Scenario, applied scenarios.Applied, ropts *replay.Options) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	if err := replay.PrepareRunFolder(ropts.Dir, o.force); err != nil {
+		return stop, err
+	}
+	stopMetrics, err := o.metrics.start(st, o.quiet, sc, ropts)
+	if err != nil {
+		return stop, err
+	}
+	stops = append(stops, stopMetrics)
+	if applied.Embedded {
+		emb, err := o.startEmbedded(ctx, sc, applied, ropts)
+		if err != nil {
+			return stop, err
+		}
+		stops = append(stops, func() { emb.Close() })
+	}
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return stop, err
+		}
+		stops = append(stops, stopProfile)
+	}
+	return stop, nil
+}
+
+// print writes the summary, audits the embedded stack while it is still up,
+// and maps the outcome to the error that sets the exit code.
+func (o *runOptions) print(ctx context.Context, st *state, ropts replay.Options, out *replay.Outcome, embedded bool) error {
+	var err error
 	if o.format == "json" {
 		err = render.WriteJSON(st.stdout, out.Summary)
 	} else {
@@ -222,112 +250,81 @@ func runRun(ctx context.Context, st *state, o *runOptions) error {
 }
 
 // loadScenario resolves the scenario (or builds the quick one) and applies
-// the scaling flags.
-func (o *runOptions) loadScenario() (*scenarios.Scenario, error) {
+// the command line's overrides (scenarios.Scenario.Apply).
+func (o *runOptions) loadScenario() (*scenarios.Scenario, scenarios.Applied, error) {
 	var sc *scenarios.Scenario
+	var none scenarios.Applied
 	switch {
 	case o.url != "" && o.scenario != "":
-		return nil, fmt.Errorf("%w: give a scenario or --url, not both", errUsage)
+		return nil, none, fmt.Errorf("%w: give a scenario or --url, not both", errUsage)
 	case o.url != "":
 		if o.rate == "" || o.duration <= 0 {
-			return nil, fmt.Errorf("%w: --url needs --rate (e.g. 6000/s) and a positive --duration", errUsage)
+			return nil, none, fmt.Errorf("%w: --url needs --rate (e.g. 6000/s) and a positive --duration", errUsage)
 		}
 		rate, err := scenarios.ParseRate(o.rate)
 		if err != nil {
-			return nil, fmt.Errorf("%w: --rate: %w", errUsage, err)
+			return nil, none, fmt.Errorf("%w: --rate: %w", errUsage, err)
 		}
 		sc, err = scenarios.Quick(scenarios.QuickOptions{URL: o.url, Rate: rate, Duration: o.duration,
 			Method: strings.ToUpper(o.method), Headers: o.headers, Body: []byte(o.body)})
 		if err != nil {
-			return nil, err
+			return nil, none, err
 		}
 	case o.scenario != "":
 		var err error
 		if sc, err = scenarios.Resolve(o.scenario); err != nil {
-			return nil, err
+			return nil, none, err
 		}
 	default:
-		return nil, fmt.Errorf("%w: name a scenario (see 'stampede scenarios') or give --url", errUsage)
+		return nil, none, fmt.Errorf("%w: name a scenario (see 'stampede scenarios') or give --url", errUsage)
 	}
 	switch {
 	case o.duration < 0:
-		return nil, fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
+		return nil, none, fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
 	case o.maxInflight < 1:
-		return nil, fmt.Errorf("%w: --max-inflight %d must be at least 1", errUsage, o.maxInflight)
+		return nil, none, fmt.Errorf("%w: --max-inflight %d must be at least 1", errUsage, o.maxInflight)
 	case o.maxWait < 0:
-		return nil, fmt.Errorf("%w: --max-wait %s must not be negative", errUsage, o.maxWait)
+		return nil, none, fmt.Errorf("%w: --max-wait %s must not be negative", errUsage, o.maxWait)
 	case o.grace < 0:
-		return nil, fmt.Errorf("%w: --grace %s must not be negative", errUsage, o.grace)
+		return nil, none, fmt.Errorf("%w: --grace %s must not be negative", errUsage, o.grace)
 	}
 	if o.rate != "" && o.url == "" {
-		return nil, fmt.Errorf("%w: --rate goes with --url; scale a scenario with --rate-scale", errUsage)
+		return nil, none, fmt.Errorf("%w: --rate goes with --url; scale a scenario with --rate-scale", errUsage)
 	}
+	ov := scenarios.Overrides{Target: o.target}
 	if o.seedSet {
-		sc.Seed = o.seed
+		ov.Seed = &o.seed
 	}
-	if o.embedded(sc) {
-		if !o.timeScaleSet && sc.Embedded.TimeScale > 0 {
-			o.timeScale = sc.Embedded.TimeScale
-		}
-		if !o.rateScaleSet && sc.Embedded.RateScale > 0 {
-			o.rateScale = sc.Embedded.RateScale
-		}
+	if o.timeScaleSet {
+		ov.TimeScale = &o.timeScale
 	}
-	if err := sc.CheckScale(o.timeScale, o.rateScale); err != nil {
+	if o.rateScaleSet {
+		ov.RateScale = &o.rateScale
+	}
+	if o.url == "" { // quick mode's duration is its profile's already
+		ov.Duration = o.duration
+	}
+	applied, err := sc.Apply(ov)
+	if err != nil {
+		return nil, none, err
+	}
+	return sc, applied, nil
+}
+
+// startEmbedded starts the bank mocks and the reference stack in-process,
+// as mocks.ForScenario derives them, and points the run at them. The
+// caller closes the returned stack.
+func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, applied scenarios.Applied, ropts *replay.Options) (*mocks.Embedded, error) {
+	mo, err := mocks.ForScenario(sc, mocks.Options{StackProfile: o.stackProfile, DB: o.db, BanksFile: o.banks}, ropts.Dir, applied.RateScale)
+	if err != nil {
 		return nil, err
 	}
-	sc.Scale(o.timeScale, o.rateScale)
-	if o.duration == 0 && o.embedded(sc) {
-		o.duration = sc.Embedded.Duration
-	}
-	if o.duration > 0 && o.url == "" {
-		sc.Profile.Truncate(o.duration)
-	}
-	return sc, nil
-}
-
-// embedded reports whether the run targets the in-process stack.
-func (o *runOptions) embedded(sc *scenarios.Scenario) bool {
-	return o.target == "embedded" || (o.target == "" && sc.Target == "embedded")
-}
-
-// startEmbedded starts the bank mocks and the reference stack in-process
-// and points the run at them. Their capacity shrinks with the rate scale,
-// so a scaled-down replay keeps the utilisation of the real one. The
-// caller closes the returned stack.
-func (o *runOptions) startEmbedded(ctx context.Context, sc *scenarios.Scenario, ropts *replay.Options) (*mocks.Embedded, error) {
-	profile := sc.Embedded.StackProfile
-	if o.stackProfile != "" {
-		profile = o.stackProfile
-	}
-	db := sc.Embedded.DB
-	if o.db != "" {
-		db = o.db
-	}
-	if db == "" {
-		// Kept beside the results so the audit can be redone after the run.
-		if err := os.MkdirAll(ropts.Dir, 0o755); err != nil {
-			return nil, fmt.Errorf("run folder: %w", err)
-		}
-		db = filepath.Join(ropts.Dir, "stack.db")
-	}
-	banks := sc.Embedded.Banks
-	if o.banks != "" {
-		banks = o.banks
-	}
-	emb, err := mocks.Start(context.WithoutCancel(ctx), mocks.Options{
-		StackProfile:  profile,
-		DB:            db,
-		BanksFile:     banks,
-		Seed:          sc.Seed,
-		CapacityScale: o.rateScale,
-		Outages:       sc.Outages,
-	})
+	emb, err := mocks.Start(context.WithoutCancel(ctx), mo)
 	if err != nil {
 		return nil, err
 	}
 	ropts.Target = emb.URL
-	ropts.Info.Embedded = profile
+	ropts.Info.Embedded = mo.StackProfile
 	return emb, nil
 }
 

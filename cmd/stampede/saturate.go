@@ -1,10 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -96,7 +96,7 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		// duration; the steps replace both.
 		o.rate, o.duration = o.start, o.stepDuration
 	}
-	sc, err := o.loadScenario()
+	sc, applied, err := o.loadScenario()
 	if err != nil {
 		return err
 	}
@@ -110,22 +110,16 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 	}
 	so.Run = replay.Options{
 		Scenario:    sc,
-		Target:      sc.Target,
+		Target:      applied.Target,
 		MaxInflight: o.maxInflight,
 		MaxWait:     o.maxWait,
 		Grace:       o.grace,
-		Dir:         o.out,
+		Dir:         cmp.Or(o.out, replay.DefaultRunDir(sc.Name+"-saturate", time.Now())),
 		Terminal:    st.terminal,
-		Info:        replay.RunInfo{TimeScale: o.timeScale, RateScale: o.rateScale},
+		Info:        replay.RunInfo{TimeScale: applied.TimeScale, RateScale: applied.RateScale},
 	}
 	if !o.quiet {
 		so.Run.Progress = st.stderr
-	}
-	if so.Run.Dir == "" {
-		so.Run.Dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+sc.Name+"-saturate")
-	}
-	if o.target != "" {
-		so.Run.Target = o.target
 	}
 	if err := replay.PrepareRunFolder(so.Run.Dir, o.force); err != nil {
 		return err
@@ -142,8 +136,8 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		}
 		so.Stations = bank.StationScraper(u)
 	}
-	if so.Run.Target == "embedded" {
-		emb, err := o.startEmbedded(ctx, sc, &so.Run)
+	if applied.Embedded {
+		emb, err := o.startEmbedded(ctx, sc, applied, &so.Run)
 		if err != nil {
 			return err
 		}

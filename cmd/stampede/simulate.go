@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/render"
 	"github.com/stampede-load/stampede/reports/resultsfile"
@@ -132,7 +133,7 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 	}
 	dir := o.out
 	if dir == "" {
-		dir = filepath.Join("runs", time.Now().Format("20060102-150405")+"-"+sc.Name+"-sim")
+		dir = replay.DefaultRunDir(sc.Name+"-sim", time.Now())
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("run folder: %w", err)

@@ -44,11 +44,12 @@ only) lists what it stored.`,
   stampede stack serve --db postgres://user@127.0.0.1:5432/stampede`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.profile != string(stack.Naive) && o.profile != string(stack.Hardened) {
-				return fmt.Errorf("%w: --profile %q: want naive or hardened", errUsage, o.profile)
+			profile, err := stack.ParseProfile(o.profile)
+			if err != nil {
+				return fmt.Errorf("--profile: %w", err)
 			}
 			cfg := stack.Config{
-				Profile:  stack.Profile(o.profile),
+				Profile:  profile,
 				DB:       o.db,
 				BanksURL: o.banksURL,
 				Logger:   slog.New(slog.NewTextHandler(st.stderr, nil)),

@@ -33,11 +33,11 @@ func fastConfig() Config {
 
 func startServer(t testing.TB, cfg Config) *Server {
 	t.Helper()
-	s, err := NewServer(cfg)
+	s, err := NewServer(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.Close)
+	t.Cleanup(func() { s.Close() })
 	return s
 }
 

@@ -2,14 +2,16 @@ package bank
 
 import (
 	"bytes"
+	"context"
 	"errors"
-	"github.com/stampede-load/stampede/internal/textfile"
 	"io/fs"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stampede-load/stampede/internal/textfile"
 )
 
 // sameConfig compares what two configs say, not where they were read from.
@@ -285,7 +287,7 @@ func TestValidateConfigBuiltInGo(t *testing.T) {
 	if err == nil || err.Error() != want {
 		t.Fatalf("Validate() = %v\nwant %s", err, want)
 	}
-	if _, err := NewServer(c); !errors.Is(err, ErrInvalidConfig) {
+	if _, err := NewServer(context.Background(), c); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("NewServer with a bad config: %v", err)
 	}
 }

@@ -153,9 +153,14 @@ type Options struct {
 	AdminAddr string
 }
 
-// NewServer starts a bank mock for cfg on a free loopback port, in the
-// shape of httptest.NewServer. The caller must Close it.
-func NewServer(cfg Config) (*Server, error) {
+// NewServer starts a bank mock for cfg on a free loopback port and returns
+// once it accepts requests, in the shape every mock server of the project
+// shares (httptest's): a constructor, URL, and a Close that waits. ctx
+// bounds the start only. The caller must Close the Server.
+func NewServer(ctx context.Context, cfg Config) (*Server, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("bank mock: %w", err)
+	}
 	return Listen(cfg, Options{})
 }
 
@@ -232,10 +237,18 @@ func (s *Server) serve(ln net.Listener, h http.Handler) {
 // Close stops the server at once: it stops listening, cuts short every
 // request still queued, in service or hanging (they end with 503
 // SHUTTING_DOWN or a closed connection), and returns when all have ended.
-func (s *Server) Close() {
+// It returns the error that stopped a listener from serving, if one did;
+// cutting requests short is what Close is for, and no error.
+func (s *Server) Close() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_ = s.Shutdown(ctx)
+	select {
+	case err := <-s.serveErr:
+		return fmt.Errorf("bank mock: serve: %w", err)
+	default:
+		return nil
+	}
 }
 
 // Shutdown stops listening and lets requests in flight finish until ctx

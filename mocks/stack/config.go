@@ -28,6 +28,25 @@ const (
 	Hardened Profile = "hardened"
 )
 
+// Profiles lists the resilience profiles by name, for messages and for the
+// scenario files that name one.
+var Profiles = []string{string(Naive), string(Hardened)}
+
+// ErrUnknownProfile is wrapped by ParseProfile's error: a name that is no
+// profile, the user's to fix.
+var ErrUnknownProfile = errors.New("unknown stack profile")
+
+// ParseProfile reads a profile's name, naive or hardened: the one parser of
+// the --profile and --stack-profile flags and of a scenario's
+// embedded.stack_profile.
+func ParseProfile(name string) (Profile, error) {
+	switch p := Profile(name); p {
+	case Naive, Hardened:
+		return p, nil
+	}
+	return "", fmt.Errorf("%w %q: want naive or hardened", ErrUnknownProfile, name)
+}
+
 // Processors are the card processors the stack fans out to, in the order it
 // calls them and reports them.
 var processors = [...]string{"iccrea", "nexi", "sia"}

@@ -33,11 +33,11 @@ func zeroLatencyBanks() bank.Config {
 func realEnv(t testing.TB, cfg Config) (*testEnv, bank.Config) {
 	t.Helper()
 	bcfg := zeroLatencyBanks()
-	b, err := bank.NewServer(bcfg)
+	b, err := bank.NewServer(context.Background(), bcfg)
 	if err != nil {
 		t.Fatalf("bank.NewServer: %v", err)
 	}
-	t.Cleanup(b.Close)
+	t.Cleanup(func() { b.Close() })
 	cfg.BanksURL = b.URL
 	if cfg.DB == "" {
 		cfg.DB = t.TempDir() + "/stack.db"
