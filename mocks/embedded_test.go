@@ -92,6 +92,10 @@ func TestForScenario(t *testing.T) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		t.Errorf("the run folder for stack.db was not made: %v", err)
 	}
+	sc.Embedded.DB = "scenario.db"
+	if o, err := ForScenario(sc, Options{}, dir, 1); err != nil || o.DB != "scenario.db" {
+		t.Errorf("the scenario's database: %+v, %v", o, err)
+	}
 	o, err = ForScenario(sc, Options{DB: "postgres://x", BanksFile: "flag-banks.yaml"}, dir, 1)
 	if err != nil || o.StackProfile != sc.Embedded.StackProfile || o.DB != "postgres://x" || o.BanksFile != "flag-banks.yaml" {
 		t.Errorf("the scenario's profile under the flags' database and banks: %+v, %v", o, err)
