@@ -96,6 +96,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := writeRunInfo(o.Dir, info); err != nil {
 		return nil, err
 	}
+	r.gen.begin(o.MaxInflight)
 	acc := reports.NewAccumulator(reports.WithStart(r.start))
 	collected := make(chan error, 1)
 	intervals := merge.NewIntervalWriter(hlog)
@@ -140,6 +141,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		SLO:         o.Scenario.SLO, // judges each second for the metastability check
 		Series:      true,           // per-second offered, dropped, errors, latency; bounded by coarsening
 	})
+	gen := r.gen.Snapshot()
+	sum.Generator = &gen
 	reports.Sinks(o.Sinks).NoteSummary(sum)
 	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
 		return nil, err
@@ -190,6 +193,8 @@ type run struct {
 	stopSteps, stopRequests  context.CancelFunc
 	journeys                 sync.WaitGroup
 	arrived, dropped, active atomic.Int64
+	due                      atomic.Int64 // requests whose time has come, ended or not, dropped arrivals included
+	gen                      *GeneratorMeter
 }
 
 func newRun(o Options, client *http.Client) *run {
@@ -203,6 +208,10 @@ func newRun(o Options, client *http.Client) *run {
 		arrivalsQ: make(chan arrival),
 		idle:      time.Second,
 		finished:  make(chan struct{}),
+		gen:       o.Generator,
+	}
+	if r.gen == nil {
+		r.gen = NewGeneratorMeter()
 	}
 	r.steps, r.stopSteps = context.WithCancel(context.Background())
 	r.requests, r.stopRequests = context.WithCancel(context.Background())
@@ -242,6 +251,7 @@ func (r *run) arrivals(ctx context.Context) bool {
 			r.stopSteps()
 			return false
 		}
+		r.gen.observeLag(time.Since(r.start) - due)
 		r.arrive(n, r.start.Add(due))
 	}
 }
@@ -254,6 +264,7 @@ func (r *run) arrive(n uint64, intended time.Time) {
 	a := arrival{n: n, intended: intended}
 	select {
 	case r.slots <- struct{}{}:
+		r.gen.observeInFlight(int64(len(r.slots)))
 		r.start1(a)
 		return
 	default:
@@ -263,6 +274,7 @@ func (r *run) arrive(n uint64, intended time.Time) {
 		defer t.Stop()
 		select {
 		case r.slots <- struct{}{}:
+			r.gen.observeInFlight(int64(len(r.slots)))
 			r.start1(a)
 		case <-t.C:
 			r.drop(n, intended)
@@ -313,6 +325,7 @@ func (r *run) worker(a arrival) {
 // journey it would have walked.
 func (r *run) drop(n uint64, intended time.Time) {
 	r.dropped.Add(1)
+	r.due.Add(1)
 	res := reports.Result{Seq: n, User: r.userIndex(n), Attempt: 1, Intended: intended,
 		Latency: r.o.MaxWait, Dropped: true, Error: reports.DroppedError, Arrival: true}
 	if u, err := r.sc.NewUser(res.User); err == nil {

@@ -99,6 +99,7 @@ func (r *run) send(v *visit, a *scenarios.Attempt, buf *bytes.Buffer) (res repor
 	if !r.sleepUntil(a.Due) {
 		return reports.Result{}, false, false
 	}
+	r.due.Add(1)
 	st, req, u := a.Step, v.req, v.w.User
 	res = reports.Result{Seq: v.n, Journey: v.w.Journey.Name, Step: st.Name, User: u.Index, Attempt: a.Attempt,
 		Poll: a.Poll, Intended: a.Due, Method: req.Method, URL: req.URL, BytesOut: uint64(len(req.Body)),

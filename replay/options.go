@@ -57,6 +57,11 @@ type Options struct {
 	// the run's accumulator, from the engine's collector goroutine.
 	Sinks []reports.Sink
 
+	// Generator measures the generator's own health during the run (nil:
+	// Run makes its own); give one to read it live. The summary's
+	// "generator" object is its final Snapshot.
+	Generator *GeneratorMeter
+
 	// Dir is the run folder, created if missing; results.jsonl,
 	// summary.json and the merge inputs (latency.hlog, counters.json) are
 	// written there.

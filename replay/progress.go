@@ -10,8 +10,9 @@ import (
 )
 
 // startProgress reports live progress to o.Progress until the returned
-// function is called; that function waits for the reporter to stop. It
-// also feeds the accumulator the in-flight gauge every tick.
+// function is called; that function waits for the reporter to stop and
+// takes the generator meter's last sample. It also feeds the accumulator
+// the in-flight gauge every tick, and samples the generator every second.
 func (r *run) startProgress(acc *reports.Accumulator) (stop func()) {
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -19,22 +20,68 @@ func (r *run) startProgress(acc *reports.Accumulator) (stop func()) {
 		defer close(finished)
 		tick := time.NewTicker(r.o.ProgressEvery)
 		defer tick.Stop()
+		health := time.NewTicker(time.Second)
+		defer health.Stop()
+		offered := dueMeter{}
+		offered.observe(r.start, 0)
 		for {
 			select {
 			case <-done:
+				r.gen.sample()
 				if r.o.Progress != nil && r.o.Terminal {
 					fmt.Fprintln(r.o.Progress)
 				}
 				return
+			case <-health.C:
+				r.gen.sample()
 			case now := <-tick.C:
 				acc.ObserveInFlight(now, r.active.Load())
+				offered.observe(now, r.due.Load())
 				if r.o.Progress != nil {
-					r.printProgress(r.o.Progress, now, acc.Snapshot())
+					s := acc.Snapshot()
+					s.OfferedRate = offered.rate(s.Window)
+					r.printProgress(r.o.Progress, now, s)
 				}
 			}
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// dueMeter turns the engine's running count of requests due into a rate
+// over the progress window. A request counts when it is due, whether or not
+// it has ended: under overload latency is seconds, and counting requests as
+// they end would under-read the offered load (and show achieved above it).
+type dueMeter struct {
+	at    []time.Time // sample times, oldest first
+	count []int64     // requests due by then
+}
+
+// observe records that count requests were due by time at.
+func (m *dueMeter) observe(at time.Time, count int64) {
+	m.at, m.count = append(m.at, at), append(m.count, count)
+	if len(m.at) > 64 { // far more than a window's worth of ticks
+		m.at, m.count = m.at[1:], m.count[1:]
+	}
+}
+
+// rate is the requests due per second over the latest window, or since the
+// first sample when the samples span less. 0 before two samples.
+func (m *dueMeter) rate(window time.Duration) float64 {
+	n := len(m.at)
+	if n < 2 {
+		return 0
+	}
+	last := m.at[n-1]
+	i := 0
+	for i < n-2 && window > 0 && last.Sub(m.at[i+1]) >= window {
+		i++
+	}
+	span := last.Sub(m.at[i]).Seconds()
+	if span <= 0 {
+		return 0
+	}
+	return float64(m.count[n-1]-m.count[i]) / span
 }
 
 // printProgress writes one progress line: a redrawn line on a terminal, a
@@ -46,6 +93,9 @@ func (r *run) printProgress(w io.Writer, now time.Time, s reports.Snapshot) {
 		elapsed.Truncate(time.Second), total.Truncate(time.Second),
 		r.sc.Profile.Rate(min(elapsed, total)), s.OfferedRate, s.AchievedRate, r.active.Load(),
 		int(s.Window.Seconds()), fmtLatency(s.P99), s.Dropped, fmtModes(s.Errors))
+	if g := r.gen.Now(); g != "" {
+		line += "  " + g
+	}
 	if r.o.Terminal {
 		fmt.Fprintf(w, "\r\033[K%s %s", bar(elapsed, total, 20), line)
 		return

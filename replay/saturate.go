@@ -77,6 +77,8 @@ type SaturateOptions struct {
 	// p99 over every window, ...). The scenario's own gates do not: a
 	// search goes past saturation on purpose.
 	Gates []reports.Gate
+
+	newMeter func() *GeneratorMeter // each step's generator meter; nil for NewGeneratorMeter (tests fake it)
 }
 
 // SaturateOutcome is what a saturation search leaves behind.
@@ -123,7 +125,10 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 	if err := os.MkdirAll(o.Run.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)
 	}
-	s := &search{o: o, start: time.Now(), crit: reports.Criteria{SLO: o.slo(), MinGoodput: o.MinGoodput}}
+	s := &search{o: o, start: time.Now(), crit: reports.Criteria{SLO: o.slo(), MinGoodput: o.MinGoodput}, newMeter: o.newMeter}
+	if s.newMeter == nil {
+		s.newMeter = NewGeneratorMeter
+	}
 	s.all = reports.NewAccumulator(reports.WithStart(s.start))
 	s.search = reports.NewSearch(reports.SearchPlan{Rates: plan, Capped: o.Max > 0, Refine: o.Refine, RefineSteps: o.RefineSteps})
 	for {
@@ -135,14 +140,17 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 		if err != nil {
 			return nil, err
 		}
-		if s.interrupted {
+		if s.interrupted || s.genLimit != "" {
 			break
 		}
 		s.search.Record(p)
 	}
 	stopped := s.search.Stopped()
-	if s.interrupted {
+	switch {
+	case s.interrupted:
 		stopped = "interrupted"
+	case s.genLimit != "":
+		stopped = s.genLimit + "; " + reports.GeneratorAdvice
 	}
 	return s.finish(stopped)
 }
@@ -199,7 +207,10 @@ type search struct {
 	dirs        []string             // each step's folder, the interrupted one included
 	all         *reports.Accumulator // every step's results, as they happen
 	interrupted bool
-	probeErr    error // the first failed station read, reported once
+	newMeter    func() *GeneratorMeter // one per step; replaced in tests
+	generator   *reports.Generator     // the latest step's health: the limited one once limited
+	genLimit    string                 // why the generator was the limit, once it was
+	probeErr    error                  // the first failed station read, reported once
 }
 
 // step runs one step at rate and records its point.
@@ -212,6 +223,7 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 	sc.Gates = nil // a step is judged by the search, not by the scenario's gates
 	ro := s.o.Run
 	ro.Scenario = &sc
+	ro.Generator = s.newMeter()
 	ro.Dir = filepath.Join(s.o.Run.Dir, fmt.Sprintf("step-%02d-%s", index, strconv.FormatFloat(rate, 'f', -1, 64)))
 	s.dirs = append(s.dirs, ro.Dir)
 	if w := ro.Progress; w != nil {
@@ -235,6 +247,19 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 		return reports.StepPoint{}, nil
 	}
 	p := reports.MeasureStep(plan, out.Summary, meter.Timing(), s.crit)
+	s.generator = out.Summary.Generator
+	if g := out.Summary.Generator; g.Limited() && !p.Pass {
+		// A step that failed while the generator was itself the limit
+		// measured the generator's ceiling, not the target's: it is kept
+		// out of the analysis, and the search stops. (A step that held
+		// all the same stands: a starved generator only makes figures
+		// worse.)
+		s.genLimit = fmt.Sprintf("the generator was the limit at %s (%s)", reports.FormatRate(rate), strings.Join(g.Limits, "; "))
+		if w := ro.Progress; w != nil {
+			fmt.Fprintf(w, "step %d: failed with the generator LIMITED, so not the target's saturation: %s\n", index, strings.Join(g.Limits, "; "))
+		}
+		return reports.StepPoint{}, nil
+	}
 	p.Stations = stations
 	if w := ro.Progress; w != nil {
 		verdict := "held"
@@ -344,6 +369,7 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 	if len(s.o.Gates) > 0 {
 		sum.Gates = s.all.JudgeGates(sum, s.o.Gates)
 	}
+	sum.Generator = s.generator
 	reports.Sinks(s.o.Run.Sinks).NoteSummary(sum)
 
 	if err := writeFileAtomic(filepath.Join(s.o.Run.Dir, SaturationFile), func(w io.Writer) error {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -394,4 +395,50 @@ func TestSaturatePlan(t *testing.T) {
 			t.Errorf("open plan: %d steps up to %v, %v", len(got), got[len(got)-1], err)
 		}
 	})
+}
+
+// A step that fails while the generator itself is the limit measured the
+// generator's ceiling, not the target's saturation: the search stops
+// there, says so, and leaves the step out of the analysis. A step that
+// held with the generator limited stands.
+func TestSaturateStopsAtGeneratorLimit(t *testing.T) {
+	srv := limitServer(t, 125, 500*time.Millisecond) // 250/s: the third step fails
+	o := saturateOptions(t, srv.URL, 100, 100, 500, time.Second)
+	var progress bytes.Buffer
+	o.Run.Progress = &progress
+	steps := 0
+	o.newMeter = func() *GeneratorMeter {
+		steps++
+		share := 0.1
+		if steps >= 2 {
+			share = 1 // from the second step on, the process burns every core
+		}
+		created := time.Now()
+		return &GeneratorMeter{clock: time.Now, cpuTime: func() time.Duration {
+			return time.Duration(float64(time.Since(created)) * share * float64(runtime.GOMAXPROCS(0)))
+		}}
+	}
+	out, err := Saturate(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := out.Report
+	if len(rep.Steps) != 2 || rep.Steps[0].Rate != 100 || rep.Steps[1].Rate != 200 || !rep.Steps[1].Pass || steps != 3 {
+		t.Fatalf("%d meters, steps %+v; want the two before the generator's limit", steps, rep.Steps)
+	}
+	if !strings.HasPrefix(rep.GeneratorLimit, "the generator was the limit at 300.0/s (CPU: the process used") {
+		t.Errorf("generator limit %q", rep.GeneratorLimit)
+	}
+	if !strings.HasPrefix(rep.Stopped, rep.GeneratorLimit) || !strings.Contains(rep.Stopped, "--shard") {
+		t.Errorf("stopped %q", rep.Stopped)
+	}
+	if sat := rep.Saturation; sat == nil || sat.Saturated || sat.FailedRate != 0 || sat.OfferedRate > 205 {
+		t.Errorf("the generator's limit reported as the target's saturation: %+v", sat)
+	}
+	if !out.Summary.Generator.Limited() {
+		t.Errorf("summary generator %+v", out.Summary.Generator)
+	}
+	if !strings.Contains(progress.String(), "step 3: failed with the generator LIMITED, so not the target's saturation") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
 }

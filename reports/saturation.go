@@ -553,6 +553,12 @@ type SaturationReport struct {
 	Saturation  *Saturation `json:"saturation"`
 	Stopped     string      `json:"stopped"` // why the search ended
 	Interrupted bool        `json:"interrupted,omitzero"`
+
+	// GeneratorLimit says, when the search stopped because the load
+	// generator itself was the limit, at which step rate and why. That
+	// step is not among Steps: its figures are the generator's, not the
+	// target's, so it never counts as the target saturating.
+	GeneratorLimit string `json:"generator_limit,omitempty"`
 }
 
 // WriteSaturationJSON writes r as indented JSON.

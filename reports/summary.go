@@ -53,6 +53,7 @@ type Summary struct {
 	Metastability      *Metastability      `json:"metastability,omitempty"`       // only when the load went past saturation and came back down
 	Series             []SeriesPoint       `json:"series,omitempty"`              // only when SummaryMeta.Series asks
 	Outputs            []OutputStatus      `json:"outputs,omitempty"`             // live outputs the run pushed to, and how they fared
+	Generator          *Generator          `json:"generator,omitempty"`           // the load generator's own health; measured runs only
 }
 
 // OutputStatus is how a live output of a run fared: an endpoint the run

@@ -141,3 +141,46 @@ func TestSaturationReportGolden(t *testing.T) {
 		t.Errorf("empty report: %v\n%s", err, empty.String())
 	}
 }
+
+func TestWriteTableGenerator(t *testing.T) {
+	limited := &reports.Generator{Cores: 2, CPUPeak: 0.97, CPUMean: 0.8, InFlightCap: 100, InFlightPeak: 100, Arrivals: 10}
+	limited.Judge()
+	healthy := &reports.Generator{Cores: 2, CPUPeak: 0.12, PacerLagP99: 0.5, InFlightPeak: 7, InFlightCap: 10000, Arrivals: 10}
+	healthy.Judge()
+	tests := []struct {
+		name string
+		g    *reports.Generator
+		want []string
+		not  []string
+	}{
+		{"limited", limited, []string{
+			"generator: LIMITED: CPU: the process used 97.00% of its 2 cores (mean 80.00%)\n",
+			"  what to do: the figures above are the generator's, not the target's: run fewer journeys per process",
+			"--shard k/n\n",
+			"  warning: journeys in flight reached 100 of the --max-inflight cap of 100",
+		}, nil},
+		{"healthy", healthy, []string{"generator: ok (CPU peak 12.00% of 2 cores, pacer lag p99 500µs, in flight peak 7)\n"},
+			[]string{"what to do", "warning"}},
+		{"not measured", nil, nil, []string{"generator:"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := summary(t, "launch")
+			s.Generator = tt.g
+			var buf bytes.Buffer
+			if err := WriteTable(&buf, s); err != nil {
+				t.Fatal(err)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(buf.String(), w) {
+					t.Errorf("table lacks %q:\n%s", w, buf.String())
+				}
+			}
+			for _, w := range tt.not {
+				if strings.Contains(buf.String(), w) {
+					t.Errorf("table has %q:\n%s", w, buf.String())
+				}
+			}
+		})
+	}
+}

@@ -47,6 +47,7 @@ func WriteTable(w io.Writer, s *reports.Summary) error {
 				reports.FormatMillis(s.Queue.P99), reports.FormatMillis(s.Latency.P99), reports.FormatMillis(s.SendLatency.P99))
 		}
 	}
+	writeGenerator(ew, s.Generator)
 
 	if len(s.Errors) > 0 {
 		ew.printf("\nError modes\n")
@@ -282,4 +283,19 @@ func (e *errWriter) Write(p []byte) (int, error) {
 
 func (e *errWriter) printf(format string, args ...any) {
 	fmt.Fprintf(e, format, args...)
+}
+
+// writeGenerator says whether the generator itself was the limit, and what
+// to do about it; nothing for a run that did not measure it (a simulation).
+func writeGenerator(ew *errWriter, g *reports.Generator) {
+	if g == nil {
+		return
+	}
+	ew.printf("generator: %s\n", g)
+	if g.Limited() {
+		ew.printf("  what to do: %s\n", g.Advice)
+	}
+	for _, w := range g.Warning {
+		ew.printf("  warning: %s\n", w)
+	}
 }
