@@ -123,9 +123,14 @@ func (m *GeneratorMeter) read() sample {
 		arrivals: m.arrivals(), late: m.late.Load()}
 }
 
+// minSampleInterval is the shortest interval between samples: shorter,
+// and the CPU clock's granularity would dominate the interval's figures.
+const minSampleInterval = 200 * time.Millisecond
+
 // sample reads the process's figures and keeps the peaks; the engine calls
-// it every second and once at the end of the run.
-func (m *GeneratorMeter) sample() {
+// it every second, at each progress line (a no-op within minSampleInterval
+// of the last sample), and at the end of the run (final: always taken).
+func (m *GeneratorMeter) sample(final bool) {
 	fds := openFDs()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -133,11 +138,15 @@ func (m *GeneratorMeter) sample() {
 		return
 	}
 	s := m.read()
-	if wall := s.at.Sub(m.last.at); wall > 0 {
+	wall := s.at.Sub(m.last.at)
+	if wall < minSampleInterval && !final {
+		return
+	}
+	if wall > 0 {
 		m.cpuNow = float64(s.cpu-m.last.cpu) / (float64(wall) * float64(m.cores))
-		// A partial interval (the end of a run) counts only when it is long
+		// A short last interval counts toward the peak only when it is long
 		// enough for the CPU clock's granularity not to dominate.
-		if wall >= 200*time.Millisecond {
+		if wall >= minSampleInterval {
 			m.cpuPeak = max(m.cpuPeak, m.cpuNow)
 		}
 	}

@@ -27,14 +27,15 @@ func (r *run) startProgress(acc *reports.Accumulator) (stop func()) {
 		for {
 			select {
 			case <-done:
-				r.gen.sample()
+				r.gen.sample(true)
 				if r.o.Progress != nil && r.o.Terminal {
 					fmt.Fprintln(r.o.Progress)
 				}
 				return
 			case <-health.C:
-				r.gen.sample()
+				r.gen.sample(false)
 			case now := <-tick.C:
+				r.gen.sample(false)
 				acc.ObserveInFlight(now, r.active.Load())
 				offered.observe(now, r.due.Load())
 				if r.o.Progress != nil {

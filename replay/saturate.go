@@ -248,12 +248,13 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 	}
 	p := reports.MeasureStep(plan, out.Summary, meter.Timing(), s.crit)
 	s.generator = out.Summary.Generator
-	if g := out.Summary.Generator; g.Limited() && !p.Pass {
-		// A step that failed while the generator was itself the limit
+	if !p.Pass && s.generatorFailed(plan, out.Summary, meter.Timing()) {
+		// A step that failed because the generator was itself the limit
 		// measured the generator's ceiling, not the target's: it is kept
 		// out of the analysis, and the search stops. (A step that held
 		// all the same stands: a starved generator only makes figures
 		// worse.)
+		g := out.Summary.Generator
 		s.genLimit = fmt.Sprintf("the generator was the limit at %s (%s)", reports.FormatRate(rate), strings.Join(g.Limits, "; "))
 		if w := ro.Progress; w != nil {
 			fmt.Fprintf(w, "step %d: failed with the generator LIMITED, so not the target's saturation: %s\n", index, strings.Join(g.Limits, "; "))
@@ -270,6 +271,23 @@ func (s *search) step(ctx context.Context, rate float64, refine bool) (reports.S
 			reports.FormatRate(p.Goodput), fmt.Sprintf("%.1f%%", p.GoodputRatio*100), fmtMs(p.Latency.P50), p.ErrorRate*100, verdict)
 	}
 	return p, nil
+}
+
+// generatorFailed says whether a failed step failed because of the
+// generator: it ran out of its own resources, or it only dispatched
+// arrivals late and the step would have held judged on the target's own
+// latency (from sending) instead of latency from the intended time.
+func (s *search) generatorFailed(plan reports.StepPlan, sum *reports.Summary, timing reports.StepTiming) bool {
+	g := sum.Generator
+	switch {
+	case !g.Limited():
+		return false
+	case g.OutOfResources():
+		return true
+	}
+	own := *sum
+	own.Latency = sum.SendLatency
+	return reports.MeasureStep(plan, &own, timing, s.crit).Pass
 }
 
 // watchStations reads the stations before the step and every StationEvery

@@ -426,7 +426,7 @@ func TestSaturateStopsAtGeneratorLimit(t *testing.T) {
 	if len(rep.Steps) != 2 || rep.Steps[0].Rate != 100 || rep.Steps[1].Rate != 200 || !rep.Steps[1].Pass || steps != 3 {
 		t.Fatalf("%d meters, steps %+v; want the two before the generator's limit", steps, rep.Steps)
 	}
-	if !strings.HasPrefix(rep.GeneratorLimit, "the generator was the limit at 300.0/s (CPU: the process used") {
+	if !strings.HasPrefix(rep.GeneratorLimit, "the generator was the limit at 300.0/s (") || !strings.Contains(rep.GeneratorLimit, "CPU: the process used 100.00%") {
 		t.Errorf("generator limit %q", rep.GeneratorLimit)
 	}
 	if !strings.HasPrefix(rep.Stopped, rep.GeneratorLimit) || !strings.Contains(rep.Stopped, "--shard") {
@@ -440,5 +440,45 @@ func TestSaturateStopsAtGeneratorLimit(t *testing.T) {
 	}
 	if !strings.Contains(progress.String(), "step 3: failed with the generator LIMITED, so not the target's saturation") {
 		t.Errorf("progress:\n%s", progress.String())
+	}
+}
+
+func TestGeneratorFailedStep(t *testing.T) {
+	s := &search{crit: reports.Criteria{SLO: reports.DefaultSLO}}
+	plan := reports.StepPlan{Index: 1, Rate: 100, Duration: time.Second}
+	timing := reports.StepTiming{Offered: 100, Achieved: 100, InFlight: 2, LittleInFlight: 2, Goodput: 100}
+	lagOnly := &reports.Generator{Cores: 2, CPUPeak: 0.3, Arrivals: 100, LateArrivals: 40}
+	lagOnly.Judge()
+	starved := &reports.Generator{Cores: 2, CPUPeak: 0.99, Arrivals: 100}
+	starved.Judge()
+	healthy := &reports.Generator{Cores: 2, CPUPeak: 0.3, Arrivals: 100}
+	healthy.Judge()
+	slow := func(g *reports.Generator, sendP99 float64) *reports.Summary {
+		return &reports.Summary{Requests: 100, OK: 100, Arrivals: 100, JourneysCompleted: 100, SuccessRatio: 1,
+			Latency: reports.LatencyMs{P50: 900, P99: 2000, Max: 2000}, SendLatency: reports.LatencyMs{P50: 5, P99: sendP99, Max: sendP99}, Generator: g}
+	}
+	failing := &reports.Summary{Requests: 100, OK: 50, Arrivals: 100, JourneysCompleted: 50, SuccessRatio: 0.5,
+		Latency: reports.LatencyMs{P99: 10}, SendLatency: reports.LatencyMs{P99: 10}, Generator: lagOnly}
+	tests := []struct {
+		name string
+		sum  *reports.Summary
+		want bool
+	}{
+		{"late dispatch made p99 fail, the target was fast", slow(lagOnly, 10), true},
+		{"late dispatch, but the target was slow too", slow(lagOnly, 1500), false},
+		{"late dispatch, and the target failed requests", failing, false},
+		{"the generator out of CPU", slow(starved, 1500), true},
+		{"a healthy generator", slow(healthy, 10), false},
+		{"no figures", slow(nil, 10), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if p := reports.MeasureStep(plan, tt.sum, timing, s.crit); p.Pass {
+				t.Fatalf("the step passed: %+v", p)
+			}
+			if got := s.generatorFailed(plan, tt.sum, timing); got != tt.want {
+				t.Fatalf("generatorFailed = %v, want %v", got, tt.want)
+			}
+		})
 	}
 }

@@ -39,7 +39,7 @@ const (
 
 // The thresholds past which the generator is judged to be the limit.
 const (
-	LateArrivalMs        = 20.0 // an arrival dispatched later than this is late: its latency carries 20 ms of the generator's
+	LateArrivalMs        = 50.0 // an arrival dispatched later than this is late: its latency carries 50 ms of the generator's
 	MaxLateShare         = 0.05 // more late arrivals than this share, and at least MinLateArrivals of them
 	MinLateArrivals      = 5
 	MaxCPUPeak           = 0.90 // of the cores, over one sampling interval
@@ -78,6 +78,16 @@ func (g *Generator) Judge() {
 	if len(g.Limits) > 0 {
 		g.Verdict, g.Advice = GeneratorLimited, GeneratorAdvice
 	}
+}
+
+// OutOfResources reports whether the generator ran out of a resource of
+// its own (CPU, GC time, file descriptors), as opposed to only dispatching
+// arrivals late: then nothing it measured can be trusted, throughput
+// included. Late dispatch alone inflates latency from the intended time,
+// but not what the target did once a request reached it.
+func (g *Generator) OutOfResources() bool {
+	return g != nil && (g.CPUPeak >= MaxCPUPeak || g.GCPauseShare > MaxGCPauseShare ||
+		(g.FDLimit > 0 && float64(g.FDsPeak) >= MaxFDShare*float64(g.FDLimit)))
 }
 
 // Limited reports whether the generator was the limit of the run.

@@ -17,7 +17,7 @@ func TestGeneratorJudge(t *testing.T) {
 	}{
 		{"healthy", func(*Generator) {}, nil, ""},
 		{"late arrivals at the limit", func(g *Generator) { g.LateArrivals = 50 }, nil, ""},
-		{"late arrivals over the limit", func(g *Generator) { g.LateArrivals = 51 }, []string{"pacer lag: 5.10% of arrivals left more than 20ms late"}, ""},
+		{"late arrivals over the limit", func(g *Generator) { g.LateArrivals = 51 }, []string{"pacer lag: 5.10% of arrivals left more than 50ms late"}, ""},
 		{"too few late arrivals to judge", func(g *Generator) { g.Arrivals, g.LateArrivals = 10, 4 }, nil, ""},
 		{"enough late arrivals", func(g *Generator) { g.Arrivals, g.LateArrivals = 10, 5 }, []string{"pacer lag: 50.00%"}, ""},
 		{"CPU just under", func(g *Generator) { g.CPUPeak = 0.8999 }, nil, ""},
