@@ -366,6 +366,8 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		Saturation:    reports.AnalyzeSaturation(s.search.Points(), s.crit),
 		Stopped:       stopped,
 		Interrupted:   s.interrupted,
+
+		GeneratorLimit: s.genLimit,
 	}
 	if s.o.MinGoodput > 0 {
 		rep.MinGoodput = s.o.MinGoodput

@@ -427,7 +427,7 @@ func TestSaturateStopsAtGeneratorLimit(t *testing.T) {
 		t.Fatalf("%d meters, steps %+v; want the two before the generator's limit", steps, rep.Steps)
 	}
 	if !strings.HasPrefix(rep.GeneratorLimit, "the generator was the limit at 300.0/s (") || !strings.Contains(rep.GeneratorLimit, "CPU: the process used 100.00%") {
-		t.Errorf("generator limit %q", rep.GeneratorLimit)
+		t.Errorf("generator limit %q\n%s", rep.GeneratorLimit, progress.String())
 	}
 	if !strings.HasPrefix(rep.Stopped, rep.GeneratorLimit) || !strings.Contains(rep.Stopped, "--shard") {
 		t.Errorf("stopped %q", rep.Stopped)
