@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -110,22 +112,26 @@ func TestRunPushesToRemoteWrite(t *testing.T) {
 }
 
 // TestPrometheusScrapesRunMetricsAddr runs `stampede run --metrics-addr`
-// with a real Prometheus scraping it (the configuration the README gives),
-// and checks that once the command has returned, what Prometheus scraped
-// agrees with the summary.json the run wrote: --metrics-linger kept the
-// endpoint up for a last scrape.
+// with a real Prometheus scraping it (the configuration the README gives,
+// told the run's address through a targets file once the run has bound
+// it), and checks that once the command has returned, what Prometheus
+// scraped agrees with the summary.json the run wrote: --metrics-linger kept
+// the endpoint up for a last scrape.
 func TestPrometheusScrapesRunMetricsAddr(t *testing.T) {
 	cfg, err := os.ReadFile("../../replay/metrics/prometheus.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	free, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	static := `static_configs:
+      - targets: ["127.0.0.1:9464"]`
+	if !strings.Contains(string(cfg), static) {
+		t.Fatalf("prometheus.yml does not scrape 127.0.0.1:9464 as the test expects:\n%s", cfg)
+	}
+	targets := filepath.Join(t.TempDir(), "targets.json")
+	if err := os.WriteFile(targets, []byte("[]"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := free.Addr().String()
-	free.Close() // the run listens here
-	p := prometheustest.Start(t, strings.ReplaceAll(string(cfg), "127.0.0.1:9464", addr))
+	p := prometheustest.Start(t, strings.Replace(string(cfg), static, `file_sd_configs: [{files: ["`+targets+`"]}]`, 1))
 
 	var n atomic.Int64
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -142,17 +148,26 @@ func TestPrometheusScrapesRunMetricsAddr(t *testing.T) {
 	}))
 	defer target.Close()
 	out := filepath.Join(t.TempDir(), "run")
-	code, _, stderr := cli(t, "run", "--url", target.URL+"/cards", "--rate", "50/s", "--duration", "2s", "--out", out,
-		"--max-inflight", "1", "--max-wait", "5ms", "--metrics-addr", addr, "--metrics-linger", "60s")
-	if code != exitOK && code != exitGateFailed {
-		t.Fatalf("exit %d: %s", code, stderr)
+	// The run binds a free port and says which on stderr; Prometheus learns
+	// it from the targets file.
+	announced := &announceWatch{prefix: "metrics on http://", found: func(addr string) {
+		tmp := targets + ".tmp"
+		if err := os.WriteFile(tmp, []byte(`[{"targets": ["`+addr+`"]}]`), 0o644); err == nil {
+			os.Rename(tmp, targets)
+		}
+	}}
+	var stdout bytes.Buffer
+	err = execute(context.Background(), &state{stdout: &stdout, stderr: announced, args: []string{"run", "--url", target.URL + "/cards",
+		"--rate", "50/s", "--duration", "2s", "--out", out, "--max-inflight", "1", "--max-wait", "5ms",
+		"--metrics-addr", "127.0.0.1:0", "--metrics-linger", "60s", "--format", "json"}})
+	if code := exitCode(err); code != exitOK && code != exitGateFailed {
+		t.Fatalf("exit %d: %v", code, err)
 	}
-	b, err := os.ReadFile(filepath.Join(out, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
+	if announced.addr() == "" {
+		t.Fatalf("the run never said where it serves its metrics:\n%s", announced.text())
 	}
 	var sum reports.Summary
-	if err := json.Unmarshal(b, &sum); err != nil {
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
 		t.Fatal(err)
 	}
 	if sum.Dropped == 0 || len(sum.Errors) < 2 {
@@ -163,4 +178,42 @@ func TestPrometheusScrapesRunMetricsAddr(t *testing.T) {
 	prometheustest.WaitFor(t, 5*time.Second, "scraped figures agreeing with summary.json", func() (bool, string) {
 		return p.Agree(&sum, "1/1")
 	})
+}
+
+// announceWatch is a stderr that calls found with the address following
+// prefix (up to "/metrics") the first time the output announces it.
+type announceWatch struct {
+	prefix string
+	found  func(addr string)
+
+	mu   sync.Mutex
+	buf  bytes.Buffer
+	seen string
+}
+
+func (a *announceWatch) Write(p []byte) (int, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.buf.Write(p)
+	if a.seen == "" {
+		if _, rest, ok := strings.Cut(a.buf.String(), a.prefix); ok {
+			if addr, _, ok := strings.Cut(rest, "/metrics"); ok {
+				a.seen = addr
+				a.found(addr)
+			}
+		}
+	}
+	return len(p), nil
+}
+
+func (a *announceWatch) addr() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seen
+}
+
+func (a *announceWatch) text() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.buf.String()
 }
