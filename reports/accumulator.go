@@ -104,6 +104,7 @@ type modeTally struct {
 	example string    // from the onset request
 	message string    // the onset request's user-facing message
 	step    stepKey   // of the onset request
+	idx     int32     // position in modeOrder, which the series' points refer to
 }
 
 type config struct {
@@ -220,6 +221,7 @@ func (a *Accumulator) add(r *Result) {
 		st.first = r.Intended
 	}
 
+	var modeIdx int32 // the failure's mode, for the series
 	if !ok {
 		mt := a.modes[k]
 		if mt == nil {
@@ -228,7 +230,7 @@ func (a *Accumulator) add(r *Result) {
 				mt = a.modes[k]
 			}
 			if mt == nil {
-				mt = &modeTally{key: k, mode: k.mode()}
+				mt = &modeTally{key: k, mode: k.mode(), idx: int32(len(a.modeOrder))}
 				a.modes[k] = mt
 				a.modeOrder = append(a.modeOrder, mt)
 			}
@@ -238,6 +240,7 @@ func (a *Accumulator) add(r *Result) {
 			mt.onset, mt.example, mt.message, mt.step = r.Intended, exampleOf(r), printableClip(r.Message, maxExampleBytes), sk
 		}
 		st.modes[k]++
+		modeIdx = mt.idx
 	}
 
 	if r.Intended.IsZero() {
@@ -256,6 +259,9 @@ func (a *Accumulator) add(r *Result) {
 
 	dueSec, endSec := due.Unix(), end.Unix()
 	p := a.series.addDue(dueSec, &c, ok)
+	if !ok {
+		p.addMode(modeIdx, 1)
+	}
 	if up := a.upstream(r.Upstream); up != nil && !ok {
 		up.failed++
 		p.addVia(up.name, 1)
@@ -264,6 +270,7 @@ func (a *Accumulator) add(r *Result) {
 	if sent {
 		a.series.addEnd(endSec, c.ok)
 		a.series.recordLatency(dueSec, us)
+		a.series.addBusy(due.UnixNano(), end.UnixNano())
 		st.series.addEnd(endSec, c.ok)
 		st.series.recordLatency(dueSec, us)
 	}
@@ -370,20 +377,22 @@ func (a *Accumulator) Merge(other *Accumulator) error {
 		for k, n := range ost.modes {
 			st.modes[k] += n
 		}
-		st.series.mergeFrom(&ost.series) // step series are packed: nothing to flush
+		st.series.mergeFrom(&ost.series, nil) // step series are packed: nothing to flush
 	}
 	for name, ou := range other.upstreams {
 		if up := a.upstream(name); up != nil {
 			up.failed += ou.failed
 		}
 	}
-	for _, omt := range other.modeOrder {
+	remap := make([]int32, len(other.modeOrder))
+	for i, omt := range other.modeOrder {
 		mt := a.modes[omt.key]
 		if mt == nil {
-			mt = &modeTally{key: omt.key, mode: omt.mode}
+			mt = &modeTally{key: omt.key, mode: omt.mode, idx: int32(len(a.modeOrder))}
 			a.modes[omt.key] = mt
 			a.modeOrder = append(a.modeOrder, mt)
 		}
+		remap[i] = mt.idx
 		first := mt.count == 0
 		mt.count += omt.count
 		if first || (!omt.onset.IsZero() && (mt.onset.IsZero() || omt.onset.Before(mt.onset))) {
@@ -393,7 +402,7 @@ func (a *Accumulator) Merge(other *Accumulator) error {
 
 	a.series.flushAll()
 	other.series.flushAll()
-	a.series.mergeFrom(&other.series)
+	a.series.mergeFrom(&other.series, remap)
 	a.live.merge(&other.live)
 	if other.inFlight >= 0 {
 		a.inFlight = max(a.inFlight, 0) + other.inFlight

@@ -226,13 +226,13 @@ func TestSeriesCoarsensExactly(t *testing.T) {
 	for fine.series.width < coarse.series.width {
 		fine.series.coarsen()
 	}
-	got, _ := json.Marshal(coarse.series.export(t0))
-	want, _ := json.Marshal(fine.series.export(t0))
+	got, _ := json.Marshal(coarse.exportSeries(t0))
+	want, _ := json.Marshal(fine.exportSeries(t0))
 	if string(got) != string(want) {
 		t.Errorf("coarsened on the fly differs from coarsened after:\n%s", firstDiff(string(got), string(want)))
 	}
 	var offered int64
-	for _, p := range coarse.series.export(t0) {
+	for _, p := range coarse.exportSeries(t0) {
 		offered += p.Offered
 	}
 	if offered != 1000 {

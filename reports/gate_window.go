@@ -47,7 +47,7 @@ func windowsOf(w int64, all ...*series) []*window {
 			}
 			lat := p.lat
 			p.lat = nil // merged below, not shared
-			win.c.merge(p)
+			win.c.merge(p, nil)
 			p.lat = lat
 			if lat != nil && lat.TotalCount() > 0 {
 				if win.lat == nil {

@@ -62,7 +62,27 @@ type point struct {
 	good     int64 // end: successful requests that ended here
 	inFlight int64 // the largest in-flight gauge observed (ObserveInFlight)
 	lat      *hdr.PackedHistogram
-	via      []viaCount // due: failures by the upstream blamed (X-Upstream), run series only
+	via      []viaCount  // due: failures by the upstream blamed (X-Upstream), run series only
+	busy     int64       // due to end: nanoseconds of requests in flight within the interval, run series only
+	modes    []pointMode // due: failures by error mode, run series only
+}
+
+// pointMode counts the failures of one error mode (the index of its tally
+// in the accumulator's modeOrder) due in a point.
+type pointMode struct {
+	idx int32
+	n   int64
+}
+
+// addMode counts n failures of mode idx.
+func (p *point) addMode(idx int32, n int64) {
+	for i := range p.modes {
+		if p.modes[i].idx == idx {
+			p.modes[i].n += n
+			return
+		}
+	}
+	p.modes = append(p.modes, pointMode{idx, n})
 }
 
 // viaCount is how many of a point's failures blamed one upstream.
@@ -94,10 +114,13 @@ func (p *point) failedVia(upstream string) int64 {
 
 // empty reports whether nothing was recorded in p.
 func (p *point) empty() bool {
-	return p.offered == 0 && p.sent == 0 && p.ended == 0 && p.inFlight == 0 && p.lat == nil && len(p.via) == 0
+	return p.offered == 0 && p.sent == 0 && p.ended == 0 && p.inFlight == 0 && p.lat == nil && len(p.via) == 0 &&
+		p.busy == 0 && len(p.modes) == 0
 }
 
-func (p *point) merge(o *point) {
+// merge adds o to p; remap translates o's mode indexes into p's (nil when
+// they share them).
+func (p *point) merge(o *point, remap []int32) {
 	p.offered += o.offered
 	p.arrivals += o.arrivals
 	p.dropped += o.dropped
@@ -110,6 +133,14 @@ func (p *point) merge(o *point) {
 	p.inFlight = max(p.inFlight, o.inFlight)
 	for _, v := range o.via {
 		p.addVia(v.upstream, v.n)
+	}
+	p.busy += o.busy
+	for _, m := range o.modes {
+		idx := m.idx
+		if remap != nil {
+			idx = remap[idx]
+		}
+		p.addMode(idx, m.n)
 	}
 	if o.lat != nil && o.lat.TotalCount() > 0 {
 		if p.lat == nil {
@@ -203,7 +234,7 @@ func (s *series) coarsen() {
 	last := floorDiv(s.base+int64(len(s.points))-1, 2)
 	merged := make([]point, last-newBase+1)
 	for i := range s.points {
-		merged[floorDiv(s.base+int64(i), 2)-newBase].merge(&s.points[i])
+		merged[floorDiv(s.base+int64(i), 2)-newBase].merge(&s.points[i], nil)
 	}
 	s.points, s.base, s.width = merged, newBase, s.width*2
 }
@@ -262,8 +293,9 @@ func (s *series) flushAll() {
 	}
 }
 
-// mergeFrom adds o's points to s. Both must be flushed.
-func (s *series) mergeFrom(o *series) {
+// mergeFrom adds o's points to s, translating o's mode indexes through
+// remap (nil when they share them). Both must be flushed.
+func (s *series) mergeFrom(o *series, remap []int32) {
 	for i := range o.points {
 		p := &o.points[i]
 		if p.empty() {
@@ -275,7 +307,7 @@ func (s *series) mergeFrom(o *series) {
 		for s.width < o.width {
 			s.coarsen()
 		}
-		s.at(startSec).merge(p)
+		s.at(startSec).merge(p, remap)
 	}
 }
 
@@ -299,10 +331,21 @@ type SeriesPoint struct {
 	Retries  int64     `json:"retries"`
 	InFlight int64     `json:"in_flight,omitempty"` // largest gauge observed, when the engine reports one
 	Latency  LatencyMs `json:"latency_ms"`          // of the sent requests due in the interval, 1% precision
+
+	// Concurrency is the mean number of requests in flight over the
+	// interval, each counted from its intended time to its end: what
+	// Little's law relates to throughput and latency. Unlike InFlight it
+	// is measured from the results, so a report rebuilt from a results
+	// file has it too.
+	Concurrency float64 `json:"concurrency"`
+	// Errors are the failed requests due in the interval by error mode,
+	// most frequent first; Share is of the interval's requests.
+	Errors []ModeCount `json:"errors,omitempty"`
 }
 
-// export renders the (flushed) series relative to start.
-func (s *series) export(start time.Time) []SeriesPoint {
+// export renders the (flushed) series relative to start; mode names a
+// mode index (nil for a series that counts no modes).
+func (s *series) export(start time.Time, mode func(idx int32) (ErrorMode, string)) []SeriesPoint {
 	out := make([]SeriesPoint, 0, len(s.points))
 	for i := range s.points {
 		p := &s.points[i]
@@ -320,13 +363,36 @@ func (s *series) export(start time.Time) []SeriesPoint {
 			Dropped:  p.dropped,
 			Retries:  p.retries,
 			InFlight: p.inFlight,
+
+			Concurrency: round(float64(p.busy)/(float64(s.width)*1e9), 1e3),
 		}
 		if p.lat != nil {
 			sp.Latency = packedLatency(p.lat)
 		}
+		if mode != nil {
+			for _, m := range p.modes {
+				md, up := mode(m.idx)
+				sp.Errors = append(sp.Errors, ModeCount{Mode: md, Upstream: up, Count: m.n, Share: ratio(m.n, p.offered)})
+			}
+			sortModeCounts(sp.Errors)
+		}
 		out = append(out, sp)
 	}
 	return out
+}
+
+// addBusy spreads a request's time in flight, from Unix nanosecond due to
+// end, over the points it spans. Like the histograms it counts at most an
+// hour of one request.
+func (s *series) addBusy(due, end int64) {
+	const sec = int64(time.Second)
+	end = min(end, due+histHighestUs*1e3)
+	for t := due; t < end; {
+		secStart := floorDiv(t, sec)
+		next := min((secStart+1)*sec, end)
+		s.at(secStart).busy += next - t
+		t = next
+	}
 }
 
 // offeredRate returns the rate of requests due around Unix second sec: the

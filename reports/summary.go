@@ -44,6 +44,10 @@ type Summary struct {
 	SendLatency LatencyMs `json:"send_latency_ms"` // from the moment of sending: what the target took
 	Queue       LatencyMs `json:"queue_ms"`        // from the intended time to sending: waiting inside the generator
 
+	// LatencySpectrum is the latency distribution (from the intended time)
+	// at SpectrumPercentiles: what an HDR percentile plot draws.
+	LatencySpectrum []PercentileMs `json:"latency_spectrum,omitempty"`
+
 	Steps      []StepSummary  `json:"steps"`
 	Errors     []ErrorSummary `json:"errors"` // most frequent first
 	Saturation *Saturation    `json:"saturation,omitempty"`
@@ -99,7 +103,21 @@ type StepSummary struct {
 	// Series is the step's own time series (when the run's is kept): the
 	// per-second samples compare tests steps on.
 	Series []SeriesPoint `json:"series,omitempty"`
+
+	Spectrum []PercentileMs `json:"spectrum,omitempty"` // the step's latency at SpectrumPercentiles
 }
+
+// PercentileMs is one point of a latency spectrum: the latency, in
+// milliseconds, that a percentile of the requests stayed within.
+type PercentileMs struct {
+	Percentile float64 `json:"p"`  // 0 to 100
+	Ms         float64 `json:"ms"` // HDR value, within 0.1%
+}
+
+// SpectrumPercentiles are the percentiles of a latency spectrum: halving
+// the share of requests above at each step, as an HDR percentile plot's
+// log axis does, up to 99.9999% and the maximum.
+var SpectrumPercentiles = []float64{0, 50, 75, 87.5, 93.75, 96.875, 98.4375, 99, 99.5, 99.75, 99.9, 99.95, 99.99, 99.999, 99.9999, 100}
 
 // ErrorSummary is one error mode from one upstream.
 type ErrorSummary struct {
@@ -208,6 +226,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		LatencyHDR:        encodeHist(a.latency),
 		SendLatency:       histLatency(a.send),
 		Queue:             histLatency(a.queue),
+		LatencySpectrum:   spectrum(a.latency),
 		Steps:             []StepSummary{},
 		Errors:            []ErrorSummary{},
 		Gates:             []GateResult{},
@@ -245,6 +264,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 			Latency:      histLatency(st.latency),
 			LatencyHDR:   encodeHist(st.latency),
 			Errors:       []ModeCount{},
+			Spectrum:     spectrum(st.latency),
 		}
 		for k, n := range st.modes {
 			ss.Errors = append(ss.Errors, ModeCount{Mode: a.modes[k].mode, Upstream: k.upstream, Count: n, Share: ratio(n, c.requests)})
@@ -290,11 +310,11 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 	})
 
 	if !start.IsZero() {
-		series := a.series.export(start)
+		series := a.exportSeries(start)
 		if meta.Series {
 			s.Series = series
 			for i, st := range steps {
-				s.Steps[i].Series = st.series.export(start)
+				s.Steps[i].Series = st.series.export(start, nil)
 			}
 		}
 		if t.retries > 0 {
@@ -314,6 +334,14 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 
 // FullName is "journey/step", or the step alone when it has no journey.
 func (s *StepSummary) FullName() string { return stepName(stepKey{s.Journey, s.Name}) }
+
+// exportSeries renders the (flushed) series relative to start.
+func (a *Accumulator) exportSeries(start time.Time) []SeriesPoint {
+	return a.series.export(start, func(idx int32) (ErrorMode, string) {
+		mt := a.modeOrder[idx]
+		return mt.mode, mt.key.upstream
+	})
+}
 
 // stepName is "journey/step", or the step alone when it has no journey.
 func stepName(k stepKey) string {
@@ -375,6 +403,19 @@ func histLatency(h *hdr.Histogram) LatencyMs {
 		P50: usToMs(v[0]), P90: usToMs(v[1]), P95: usToMs(v[2]), P99: usToMs(v[3]), P999: usToMs(v[4]),
 		Max: usToMs(v[5]), Mean: round(h.Mean()/1e3, 1e3),
 	}
+}
+
+// spectrum is h at SpectrumPercentiles, nil when h is empty.
+func spectrum(h *hdr.Histogram) []PercentileMs {
+	if h.TotalCount() == 0 {
+		return nil
+	}
+	v := h.ValueAtPercentilesSlice(SpectrumPercentiles)
+	out := make([]PercentileMs, len(v))
+	for i, us := range v {
+		out[i] = PercentileMs{Percentile: SpectrumPercentiles[i], Ms: usToMs(us)}
+	}
+	return out
 }
 
 func packedLatency(h *hdr.PackedHistogram) LatencyMs {

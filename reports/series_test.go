@@ -1,0 +1,70 @@
+package reports
+
+import (
+	"testing"
+	"time"
+)
+
+// TestSeriesConcurrencyAndErrors pins the two per-interval measures the
+// report's charts draw beyond the counters: the mean number of requests in
+// flight (from due to end) and the failures by error mode.
+func TestSeriesConcurrencyAndErrors(t *testing.T) {
+	rs := []Result{
+		{Journey: "enroll", Step: "login", Attempt: 1, Intended: t0, Sent: t0, Latency: 500 * time.Millisecond, Code: 200, OK: true},
+		{Journey: "enroll", Step: "add-card", Attempt: 1, Intended: t0.Add(500 * time.Millisecond), Sent: t0.Add(500 * time.Millisecond),
+			Latency: 1500 * time.Millisecond, Code: 503, ErrorCode: "QUEUE_FULL", Upstream: "nexi"},
+		{Journey: "enroll", Step: "add-card", Attempt: 2, Intended: t0.Add(1200 * time.Millisecond), Sent: t0.Add(1200 * time.Millisecond),
+			Latency: 100 * time.Millisecond, Code: 503, ErrorCode: "QUEUE_FULL", Upstream: "nexi"},
+		{Journey: "enroll", Step: "search", Attempt: 1, Intended: t0.Add(1300 * time.Millisecond), Sent: t0.Add(1300 * time.Millisecond),
+			Latency: 200 * time.Millisecond, Error: "read: connection reset by peer"},
+	}
+	s := accumulate(rs, WithStart(t0)).Summary(SummaryMeta{Series: true})
+	if len(s.Series) != 3 {
+		t.Fatalf("%d points, want 3", len(s.Series))
+	}
+	// Second 0: 0.5 s of login, 0.5 s of the first card add. Second 1: the
+	// card add's whole second, 0.1 s of the retry, 0.2 s of the search.
+	for i, want := range []float64{1.0, 1.3, 0} {
+		if got := s.Series[i].Concurrency; got != want {
+			t.Errorf("second %d: concurrency %v, want %v", i, got, want)
+		}
+	}
+	if e := s.Series[0].Errors; len(e) != 1 || e[0].Mode != "http 503 QUEUE_FULL" || e[0].Upstream != "nexi" || e[0].Count != 1 || e[0].Share != 0.5 {
+		t.Errorf("second 0 errors %+v, want one http 503 QUEUE_FULL via nexi, half the requests", e)
+	}
+	e := s.Series[1].Errors
+	if len(e) != 2 || e[0].Mode != "http 503 QUEUE_FULL" || e[0].Count != 1 || e[1].Mode != ModeReset || e[1].Count != 1 {
+		t.Errorf("second 1 errors %+v, want the retry's 503 and the reset", e)
+	}
+	if len(s.Series[2].Errors) != 0 {
+		t.Errorf("second 2 errors %+v, want none (nothing was due)", s.Series[2].Errors)
+	}
+}
+
+// TestSpectrum pins the latency spectrum: one point per
+// SpectrumPercentiles, rising, ending at the maximum.
+func TestSpectrum(t *testing.T) {
+	var rs []Result
+	for i := range 1000 {
+		rs = append(rs, Result{Journey: "j", Step: "s", Attempt: 1, Intended: t0, Sent: t0, Code: 200, OK: true,
+			Latency: time.Duration(i+1) * time.Millisecond})
+	}
+	s := accumulate(rs).Summary(SummaryMeta{})
+	sp := s.LatencySpectrum
+	if len(sp) != len(SpectrumPercentiles) || len(s.Steps[0].Spectrum) != len(sp) {
+		t.Fatalf("%d and %d points, want %d", len(sp), len(s.Steps[0].Spectrum), len(SpectrumPercentiles))
+	}
+	for i, want := range map[int]float64{0: 1, 1: 500, 2: 750, len(sp) - 1: 1000} {
+		if !near(sp[i].Ms, want, 0.001) {
+			t.Errorf("p%v = %v ms, want %v within 0.1%%", sp[i].Percentile, sp[i].Ms, want)
+		}
+	}
+	for i := 1; i < len(sp); i++ {
+		if sp[i].Ms < sp[i-1].Ms {
+			t.Errorf("spectrum falls at p%v", sp[i].Percentile)
+		}
+	}
+	if sp[len(sp)-1].Ms != s.Latency.Max {
+		t.Errorf("spectrum ends at %v, max is %v", sp[len(sp)-1].Ms, s.Latency.Max)
+	}
+}
