@@ -140,6 +140,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		Gates:       o.Scenario.Gates,
 		SLO:         o.Scenario.SLO, // judges each second for the metastability check
 		Series:      true,           // per-second offered, dropped, errors, latency; bounded by coarsening
+		TimeScale:   o.Info.TimeScale,
+		RateScale:   o.Info.RateScale,
 	})
 	gen := r.gen.Snapshot()
 	sum.Generator = &gen

@@ -382,6 +382,8 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		Interrupted: s.interrupted,
 		Duration:    time.Duration(len(s.dirs)) * s.o.StepDuration,
 		SLO:         s.crit.SLO,
+		TimeScale:   s.o.Run.Info.TimeScale,
+		RateScale:   s.o.Run.Info.RateScale,
 	})
 	reports.SetStepOnsets(sum, s.search.Points())
 	sum.Saturation = rep.Saturation

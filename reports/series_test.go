@@ -68,3 +68,18 @@ func TestSpectrum(t *testing.T) {
 		t.Errorf("spectrum ends at %v, max is %v", sp[len(sp)-1].Ms, s.Latency.Max)
 	}
 }
+
+// TestSummaryScaleAndSLO pins what a report needs to give figures at real
+// scale and judge seconds: the scales when the run was scaled, absent
+// otherwise, and the SLO it was judged by.
+func TestSummaryScaleAndSLO(t *testing.T) {
+	rs := []Result{{Journey: "j", Step: "s", Attempt: 1, Intended: t0, Sent: t0, Code: 200, OK: true, Latency: time.Millisecond}}
+	s := accumulate(rs).Summary(SummaryMeta{TimeScale: 10, RateScale: 0.1, SLO: SLO{Quantile: 0.95, Latency: 300 * time.Millisecond, ErrorBudget: 0.02}})
+	if s.TimeScale != 10 || s.RateScale != 0.1 || s.SLO != "p95=300ms,errors=2%" {
+		t.Errorf("time scale %v, rate scale %v, SLO %q; want 10, 0.1, p95=300ms,errors=2%%", s.TimeScale, s.RateScale, s.SLO)
+	}
+	s = accumulate(rs).Summary(SummaryMeta{TimeScale: 1, RateScale: 1})
+	if s.TimeScale != 0 || s.RateScale != 0 || s.SLO != DefaultSLO.String() {
+		t.Errorf("unscaled run: time scale %v, rate scale %v, SLO %q; want 0, 0 and the default SLO", s.TimeScale, s.RateScale, s.SLO)
+	}
+}

@@ -19,6 +19,16 @@ type Summary struct {
 	StartedAt   time.Time `json:"started_at,omitzero"`  // the run's start (UTC)
 	Interrupted bool      `json:"interrupted,omitzero"` // the run was stopped early: rates and counts cover what ran
 
+	// SLO is the objective the run's seconds were judged by, as --slo
+	// takes it: "p99=800ms,errors=1%".
+	SLO string `json:"slo,omitempty"`
+	// TimeScale and RateScale say how the run was scaled from the real
+	// one (run.json's time_scale and rate_scale): real-scale times are
+	// times × TimeScale, real-scale rates are rates / RateScale. Absent
+	// when the run was not scaled.
+	TimeScale float64 `json:"time_scale,omitempty"`
+	RateScale float64 `json:"rate_scale,omitempty"`
+
 	DurationS float64 `json:"duration_s"` // span of the intended times: the offered load's duration
 	WaitS     float64 `json:"wait_s"`     // from the last intended time to the last response
 
@@ -172,6 +182,10 @@ type SummaryMeta struct {
 	Gates       []Gate        // evaluated into Summary.Gates
 	Series      bool          // include the time series
 
+	// TimeScale and RateScale are the run's scales (see Summary); 0 or 1
+	// when it was not scaled.
+	TimeScale, RateScale float64
+
 	// SLO judges each second for the metastability check; the zero value
 	// means DefaultSLO.
 	SLO SLO
@@ -201,6 +215,10 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 	}
 	long := dur + wait
 
+	slo := meta.SLO
+	if slo == (SLO{}) {
+		slo = DefaultSLO
+	}
 	s := &Summary{
 		Scenario:          meta.Scenario,
 		Source:            meta.Source,
@@ -230,9 +248,16 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		Steps:             []StepSummary{},
 		Errors:            []ErrorSummary{},
 		Gates:             []GateResult{},
+		SLO:               slo.String(),
 	}
 	if !start.IsZero() {
 		s.StartedAt = start.UTC()
+	}
+	if meta.TimeScale > 0 && meta.TimeScale != 1 {
+		s.TimeScale = meta.TimeScale
+	}
+	if meta.RateScale > 0 && meta.RateScale != 1 {
+		s.RateScale = meta.RateScale
 	}
 
 	// Journeys by name, steps in the order users reach them (by their
@@ -319,10 +344,6 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		}
 		if t.retries > 0 {
 			s.RetryAmplification = AnalyzeRetryAmplification(series, maxAmplificationWindows)
-		}
-		slo := meta.SLO
-		if slo == (SLO{}) {
-			slo = DefaultSLO
 		}
 		s.Metastability = AnalyzeMetastability(series, slo, meta.SaturationRate)
 	}
