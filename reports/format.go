@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -70,4 +71,8 @@ func Clip(s string, n int) string {
 }
 
 // FormatPercentShort formats a ratio as a percentage without needless decimals: 95%.
-func FormatPercentShort(v float64) string { return strconv.FormatFloat(v*100, 'f', -1, 64) + "%" }
+// It rounds to a hundredth of a percent, so 0.44 reads 44%, not the
+// 44.00000000000001% of its float product.
+func FormatPercentShort(v float64) string {
+	return strconv.FormatFloat(math.Round(v*1e6)/1e4, 'f', -1, 64) + "%"
+}

@@ -14,6 +14,11 @@ import (
 // freely and never renamed; see Accumulator for the definitions of
 // requests, success, retries and latency.
 type Summary struct {
+	// Verdict is the run's outcome in words, as reports open with it; set
+	// by the renderers (stampede report --format json), absent from the
+	// summary.json a run writes.
+	Verdict string `json:"verdict,omitempty"`
+
 	Scenario    string    `json:"scenario"`
 	Source      string    `json:"source"`               // "replay" or "sim"
 	StartedAt   time.Time `json:"started_at,omitzero"`  // the run's start (UTC)

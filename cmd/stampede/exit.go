@@ -11,6 +11,7 @@ import (
 	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/merge"
+	"github.com/stampede-load/stampede/reports/render"
 	"github.com/stampede-load/stampede/reports/resultsfile"
 	"github.com/stampede-load/stampede/scenarios"
 	"github.com/stampede-load/stampede/sim"
@@ -35,7 +36,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, stack.ErrUnknownProfile, sim.ErrInvalidModel, merge.ErrBadInput}
+var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, stack.ErrUnknownProfile, sim.ErrInvalidModel, merge.ErrBadInput, render.ErrBadInput}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

@@ -38,6 +38,7 @@ and how it fails.`,
 		newCmdAudit(st),
 		newCmdMerge(st),
 		newCmdCompare(st),
+		newCmdReport(st),
 		newCmdVersion(st),
 	)
 	return root

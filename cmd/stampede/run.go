@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ type runOptions struct {
 	format      string
 	quiet       bool
 	gates       []string // --gate: added to the scenario's (run) or judging the search (saturate)
+	noReport    bool     // leave report.html and report.md out of the run folder
 
 	metrics metricsOptions
 }
@@ -212,6 +214,11 @@ func (o *runOptions) start(ctx context.Context, st *state, sc *scenarios.Scenari
 // and maps the outcome to the error that sets the exit code.
 func (o *runOptions) print(ctx context.Context, st *state, ropts replay.Options, out *replay.Outcome, embedded bool) error {
 	var err error
+	if !o.noReport {
+		if err := render.WriteFiles(out.Dir, []*render.Run{{Name: filepath.Base(out.Dir), Summary: out.Summary}}); err != nil {
+			return err
+		}
+	}
 	if o.format == "json" {
 		err = render.WriteJSON(st.stdout, out.Summary)
 	} else {
@@ -349,6 +356,7 @@ func (o *runOptions) addSharedFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.quiet, "quiet", false, "no live progress")
 	f.BoolVar(&o.force, "force", false, "replace an earlier run in the --out folder (its results and embedded database)")
 	o.addGateFlag(f)
+	f.BoolVar(&o.noReport, "no-report", false, "do not write report.html and report.md into the run folder")
 	f.StringVar(&o.stackProfile, "stack-profile", "", "embedded stack: naive (the 2020 behaviour) or hardened (default: the scenario's)")
 	f.StringVar(&o.db, "db", "", "embedded stack: postgres:// DSN (default: SQLite in the run folder)")
 	f.StringVar(&o.banks, "banks", "", "embedded stack: banks file for the bank mocks (see 'stampede mocks config')")

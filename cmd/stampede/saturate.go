@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -150,6 +151,12 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 	out, err := replay.Saturate(ctx, so)
 	if err != nil {
 		return err
+	}
+	if !o.noReport {
+		run := &render.Run{Name: filepath.Base(out.Dir), Summary: out.Summary, Saturation: out.Report}
+		if err := render.WriteFiles(out.Dir, []*render.Run{run}); err != nil {
+			return err
+		}
 	}
 	if o.format == "json" {
 		err = render.WriteJSON(st.stdout, out.Summary)

@@ -1,0 +1,321 @@
+package render
+
+import (
+	"math"
+	"sort"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+// seriesXYs maps each point with requests due to (seconds from the
+// start, f(point)).
+func seriesXYs(pts []reports.SeriesPoint, f func(p *reports.SeriesPoint) float64) plotter.XYs {
+	xys := make(plotter.XYs, 0, len(pts))
+	for i := range pts {
+		p := &pts[i]
+		if p.Width <= 0 {
+			continue
+		}
+		xys = append(xys, plotter.XY{X: p.T, Y: f(p)})
+	}
+	return xys
+}
+
+func perWidth(n int64, p *reports.SeriesPoint) float64 { return float64(n) / p.Width }
+
+// throughputChart: offered, achieved and goodput per second over time,
+// with the arrivals the generator dropped.
+func throughputChart(runs []*Run) (*Chart, error) {
+	p := newPlot("Offered, achieved and goodput", "seconds from the start", "requests per second")
+	drew := false
+	for i, r := range runs {
+		pts := r.Summary.Series
+		if len(pts) == 0 {
+			continue
+		}
+		drew = true
+		d := runDashes(i)
+		for _, l := range []struct {
+			name string
+			c    int
+			f    func(p *reports.SeriesPoint) float64
+		}{
+			{"offered", 0, func(p *reports.SeriesPoint) float64 { return perWidth(p.Offered, p) }},
+			{"achieved", 1, func(p *reports.SeriesPoint) float64 { return perWidth(p.Ended, p) }},
+			{"goodput", 2, func(p *reports.SeriesPoint) float64 { return perWidth(p.Goodput, p) }},
+			{"dropped", 3, func(p *reports.SeriesPoint) float64 { return perWidth(p.Dropped, p) }},
+		} {
+			if err := line(p, runLabel(runs, i, l.name), seriesXYs(pts, l.f), colour(l.c), d, vg.Points(1.2)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !drew {
+		return nil, nil
+	}
+	p.Y.Min = 0
+	svg, err := svgOf(p)
+	return &Chart{ID: "throughput", Title: "Throughput", SVG: svg,
+		Caption: "Requests due per second (offered, by intended time), answered per second (achieved) and answered successfully (goodput, by end time); dropped arrivals never left the generator."}, err
+}
+
+// latencyChart: p50, p90 and p99 of the requests due each second, on a
+// log scale, with the SLO.
+func latencyChart(runs []*Run) (*Chart, error) {
+	p := newPlot("Latency from the intended time", "seconds from the start", "latency")
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = msTicks{}
+	drew := false
+	xmin, xmax := math.Inf(1), math.Inf(-1)
+	var sloMs float64
+	for i, r := range runs {
+		pts := r.Summary.Series
+		for _, l := range []struct {
+			name string
+			c    int
+			f    func(p *reports.SeriesPoint) float64
+		}{
+			{"p50", 0, func(p *reports.SeriesPoint) float64 { return p.Latency.P50 }},
+			{"p90", 1, func(p *reports.SeriesPoint) float64 { return p.Latency.P90 }},
+			{"p99", 3, func(p *reports.SeriesPoint) float64 { return p.Latency.P99 }},
+		} {
+			xys := logFloor(seriesXYs(pts, l.f))
+			if len(xys) == 0 {
+				continue
+			}
+			drew = true
+			xmin, xmax = math.Min(xmin, xys[0].X), math.Max(xmax, xys[len(xys)-1].X)
+			if err := line(p, runLabel(runs, i, l.name), xys, colour(l.c), runDashes(i), vg.Points(1.2)); err != nil {
+				return nil, err
+			}
+		}
+		if slo, err := reports.ParseSLO(r.Summary.SLO, reports.DefaultSLO); err == nil && sloMs == 0 {
+			sloMs = float64(slo.Latency) / 1e6
+		}
+	}
+	if !drew {
+		return nil, nil
+	}
+	if sloMs > 0 {
+		if err := line(p, "SLO "+reports.FormatMillis(sloMs), plotter.XYs{{X: xmin, Y: sloMs}, {X: xmax, Y: sloMs}}, colour(7),
+			[]vg.Length{vg.Points(4), vg.Points(2)}, vg.Points(1)); err != nil {
+			return nil, err
+		}
+	}
+	svg, err := svgOf(p)
+	return &Chart{ID: "latency", Title: "Latency", SVG: svg,
+		Caption: "Percentiles of the requests due each second, counted from when each was due (no coordinated omission), on a log scale."}, err
+}
+
+// maxStackedModes is how many error modes the stacked chart draws apart;
+// the rest are summed as "other modes".
+const maxStackedModes = 6
+
+// errorsChart: failures per second by error mode, stacked, with each
+// mode's onset marked. One run.
+func errorsChart(r *Run, id string) (*Chart, error) {
+	s := r.Summary
+	pts := s.Series
+	if len(pts) == 0 || len(s.Errors) == 0 {
+		return nil, nil
+	}
+	type key struct {
+		mode     reports.ErrorMode
+		upstream string
+	}
+	totals := map[key]int64{}
+	for i := range pts {
+		for _, e := range pts[i].Errors {
+			totals[key{e.Mode, e.Upstream}] += e.Count
+		}
+	}
+	if len(totals) == 0 {
+		return nil, nil
+	}
+	keys := make([]key, 0, len(totals))
+	for k := range totals {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if totals[keys[i]] != totals[keys[j]] {
+			return totals[keys[i]] > totals[keys[j]]
+		}
+		if keys[i].mode != keys[j].mode {
+			return keys[i].mode < keys[j].mode
+		}
+		return keys[i].upstream < keys[j].upstream
+	})
+	bands := keys
+	other := false
+	if len(bands) > maxStackedModes {
+		bands, other = bands[:maxStackedModes], true
+	}
+	index := map[key]int{}
+	for i, k := range bands {
+		index[k] = i
+	}
+	n := len(bands)
+	if other {
+		n++
+	}
+	// cum[b][i]: failures per second of bands 0..b at point i.
+	cum := make([]plotter.XYs, n)
+	for b := range cum {
+		cum[b] = make(plotter.XYs, 0, len(pts))
+	}
+	for i := range pts {
+		p := &pts[i]
+		if p.Width <= 0 {
+			continue
+		}
+		rates := make([]float64, n)
+		for _, e := range p.Errors {
+			b, ok := index[key{e.Mode, e.Upstream}]
+			if !ok {
+				b = n - 1
+			}
+			rates[b] += float64(e.Count) / p.Width
+		}
+		sum := 0.0
+		for b := range n {
+			sum += rates[b]
+			cum[b] = append(cum[b], plotter.XY{X: p.T, Y: sum})
+		}
+	}
+	pl := newPlot("Error modes", "seconds from the start", "failed requests per second")
+	name := func(b int) string {
+		if b == len(bands) {
+			return "other modes"
+		}
+		k := bands[b]
+		if k.upstream != "" {
+			return string(k.mode) + " via " + k.upstream
+		}
+		return string(k.mode)
+	}
+	// Widest band first, so each narrower one is painted over it.
+	for b := n - 1; b >= 0; b-- {
+		l, err := plotter.NewLine(cum[b])
+		if err != nil {
+			return nil, err
+		}
+		l.Color = colour(b + 3)
+		l.Width = vg.Points(0.5)
+		l.FillColor = fade(colour(b+3), 200)
+		pl.Add(l)
+	}
+	for b := range n {
+		l, _ := plotter.NewLine(plotter.XYs{{}})
+		l.Color = colour(b + 3)
+		l.Width = vg.Points(4)
+		pl.legend(name(b), l)
+	}
+	marks := newVline(colour(7), []vg.Length{vg.Points(2), vg.Points(2)})
+	for _, e := range s.Errors {
+		if _, ok := index[key{e.Mode, e.Upstream}]; ok && e.OnsetS > 0 {
+			marks.xs = append(marks.xs, e.OnsetS)
+			label := string(e.Mode)
+			if e.Upstream != "" {
+				label += " via " + e.Upstream
+			}
+			marks.labels = append(marks.labels, "onset "+label)
+		}
+	}
+	sort.Sort(byX{marks})
+	pl.Add(marks)
+	pl.Y.Min = 0
+	svg, err := svgOf(pl)
+	title := "Error modes"
+	if id != "errors" {
+		title += " · " + r.Name
+	}
+	return &Chart{ID: id, Title: title, SVG: svg,
+		Caption: "Failed requests per second by error mode and upstream, stacked, by when they were due; dashed lines mark each mode's onset."}, err
+}
+
+// inFlightChart: requests in flight (mean per second, from the results)
+// and the engine's journeys-in-flight gauge.
+func inFlightChart(runs []*Run) (*Chart, error) {
+	p := newPlot("In flight", "seconds from the start", "in flight")
+	drew := false
+	for i, r := range runs {
+		pts := r.Summary.Series
+		if len(pts) == 0 {
+			continue
+		}
+		conc := seriesXYs(pts, func(p *reports.SeriesPoint) float64 { return p.Concurrency })
+		if err := line(p, runLabel(runs, i, "requests in flight (mean)"), conc, colour(0), runDashes(i), vg.Points(1.2)); err != nil {
+			return nil, err
+		}
+		var gauge plotter.XYs
+		for _, pt := range pts {
+			if pt.InFlight > 0 {
+				gauge = append(gauge, plotter.XY{X: pt.T, Y: float64(pt.InFlight)})
+			}
+		}
+		if err := line(p, runLabel(runs, i, "journeys in flight (engine gauge, peak)"), gauge, colour(1), runDashes(i), vg.Points(1.2)); err != nil {
+			return nil, err
+		}
+		drew = true
+	}
+	if !drew {
+		return nil, nil
+	}
+	p.Y.Min = 0
+	svg, err := svgOf(p)
+	return &Chart{ID: "inflight", Title: "In flight", SVG: svg,
+		Caption: "Requests in flight, each counted from when it was due to its end (what Little's law relates to throughput and latency), and the journeys the engine had running."}, err
+}
+
+// minAmplificationRequests keeps nearly empty seconds out of the
+// amplification line.
+const minAmplificationRequests = 10
+
+// retryChart: retry amplification, requests per first attempt, each
+// second.
+func retryChart(runs []*Run) (*Chart, error) {
+	p := newPlot("Retry amplification", "seconds from the start", "requests per first attempt")
+	drew := false
+	for i, r := range runs {
+		var xys plotter.XYs
+		for _, pt := range r.Summary.Series {
+			if pt.Offered >= minAmplificationRequests && pt.Offered > pt.Retries {
+				xys = append(xys, plotter.XY{X: pt.T, Y: float64(pt.Offered) / float64(pt.Offered-pt.Retries)})
+			}
+		}
+		if len(xys) == 0 {
+			continue
+		}
+		drew = true
+		if err := line(p, runLabel(runs, i, "per second"), xys, colour(4), runDashes(i), vg.Points(1.2)); err != nil {
+			return nil, err
+		}
+		if ra := r.Summary.RetryAmplification; ra != nil {
+			overall := plotter.XYs{{X: xys[0].X, Y: ra.Factor}, {X: xys[len(xys)-1].X, Y: ra.Factor}}
+			if err := line(p, runLabel(runs, i, "over the run"), overall, colour(7), []vg.Length{vg.Points(4), vg.Points(2)}, vg.Points(1)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !drew {
+		return nil, nil
+	}
+	p.Y.Min = 1
+	svg, err := svgOf(p)
+	return &Chart{ID: "retries", Title: "Retry amplification", SVG: svg,
+		Caption: "Requests due per first attempt each second: 1 when nobody retried; above it, users' retries multiplied the load."}, err
+}
+
+// byX orders a vline's marks by x, so clustered labels thin out left to right.
+type byX struct{ *vline }
+
+func (b byX) Len() int           { return len(b.xs) }
+func (b byX) Less(i, j int) bool { return b.xs[i] < b.xs[j] }
+func (b byX) Swap(i, j int) {
+	b.xs[i], b.xs[j] = b.xs[j], b.xs[i]
+	b.labels[i], b.labels[j] = b.labels[j], b.labels[i]
+}

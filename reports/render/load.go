@@ -1,0 +1,245 @@
+package render
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
+)
+
+// The files of a run folder, as the engines write them.
+const (
+	resultsFile    = "results.jsonl"
+	summaryFile    = "summary.json"
+	runInfoFile    = "run.json"
+	saturationFile = "saturation.json"
+)
+
+// runInfo is the part of run.json a report uses.
+type runInfo struct {
+	Scenario  string    `json:"scenario"`
+	TimeScale float64   `json:"time_scale"`
+	RateScale float64   `json:"rate_scale"`
+	Shard     string    `json:"shard"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// Loaded is a run read back from its folder.
+type Loaded struct {
+	Run
+	Shard string // "k/n" when the run was one shard of several
+}
+
+// LoadRun reads the run in folder dir (or the results file or summary.json
+// given directly). The results file is the source of the figures: the
+// summary is rebuilt from it, so a run killed before it wrote its summary
+// is still reported, and a summary written by an older version gains what
+// the reports now draw. summary.json and run.json supply what the results
+// do not hold (the planned duration, the SLO, the gates, the scales, an
+// interruption); saturation.json makes it a saturation search, whose
+// results are in its step folders.
+//
+// warn receives one line per problem that does not stop the report: a
+// results file cut short mid-line (read up to its last complete record), a
+// missing summary. A folder that holds no run, or a file that is not what
+// it should be, is an error wrapping ErrBadInput or a *reports.LineError
+// naming the file and where.
+func LoadRun(dir string, warn func(string)) (*Loaded, error) {
+	if warn == nil {
+		warn = func(string) {}
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	var resultsPaths []string
+	summaryPath := filepath.Join(dir, summaryFile)
+	switch {
+	case !fi.IsDir() && filepath.Ext(dir) == ".json":
+		summaryPath = dir
+		dir = filepath.Dir(dir)
+	case !fi.IsDir():
+		resultsPaths = []string{dir}
+		dir = filepath.Dir(dir)
+		summaryPath = filepath.Join(dir, summaryFile)
+	}
+	l := &Loaded{Run: Run{Name: filepath.Base(dir)}}
+
+	old, err := readSummary(summaryPath)
+	if err != nil {
+		return nil, err
+	}
+	var info runInfo
+	if err := readJSON(filepath.Join(dir, runInfoFile), &info); err != nil {
+		return nil, err
+	}
+	l.Shard = info.Shard
+	var sat reports.SaturationReport
+	if err := readJSON(filepath.Join(dir, saturationFile), &sat); err != nil {
+		return nil, err
+	}
+	isSearch := sat.Saturation != nil || len(sat.Steps) > 0
+	if isSearch {
+		l.Saturation = &sat
+	}
+
+	if resultsPaths == nil && fi.IsDir() {
+		if isSearch {
+			resultsPaths, _ = filepath.Glob(filepath.Join(dir, "step-*", resultsFile))
+			sort.Strings(resultsPaths)
+		} else if _, err := os.Stat(filepath.Join(dir, resultsFile)); err == nil {
+			resultsPaths = []string{filepath.Join(dir, resultsFile)}
+		}
+	}
+	if len(resultsPaths) == 0 {
+		if old == nil {
+			return nil, fmt.Errorf("%w: %s: not a run folder: no %s or %s in it", ErrBadInput, dir, resultsFile, summaryFile)
+		}
+		warn(dir + ": no results file: the report shows " + summaryFile + " as it is")
+		l.Summary = old
+		return l, nil
+	}
+
+	meta, start := summaryMeta(old, &info, l.Saturation)
+	var opts []reports.Option
+	if !start.IsZero() {
+		opts = append(opts, reports.WithStart(start))
+	}
+	acc := reports.NewAccumulator(opts...)
+	scenario := ""
+	for _, p := range resultsPaths {
+		name, err := addResults(acc, p, warn)
+		if err != nil {
+			return nil, err
+		}
+		if scenario == "" {
+			scenario = name
+		}
+	}
+	if meta.Scenario == "" {
+		meta.Scenario = scenario
+	}
+	if old == nil {
+		warn(dir + ": no " + summaryFile + ": the run did not finish; the report covers the results written")
+		meta.Interrupted = true
+	}
+	s := acc.Summary(meta)
+	if old != nil {
+		s.Gates = old.Gates // judged by the run on these same results
+	}
+	if l.Saturation != nil {
+		reports.SetStepOnsets(s, l.Saturation.Steps)
+		s.Saturation = l.Saturation.Saturation
+		s.Metastability = nil // separate runs at fixed rates: no decline to recover in
+	}
+	l.Summary = s
+	return l, nil
+}
+
+// summaryMeta rebuilds the meta a run gave its summary from what its
+// folder kept, and the run's start.
+func summaryMeta(old *reports.Summary, info *runInfo, sat *reports.SaturationReport) (reports.SummaryMeta, time.Time) {
+	meta := reports.SummaryMeta{Source: "replay", Series: true, TimeScale: info.TimeScale, RateScale: info.RateScale, Scenario: info.Scenario}
+	start := info.StartedAt
+	if sat != nil && !sat.StartedAt.IsZero() {
+		start = sat.StartedAt
+	}
+	if old == nil {
+		return meta, start
+	}
+	meta.Scenario, meta.Source, meta.Interrupted = old.Scenario, old.Source, old.Interrupted
+	meta.Duration = time.Duration(old.DurationS * float64(time.Second))
+	if old.TimeScale > 0 {
+		meta.TimeScale = old.TimeScale
+	}
+	if old.RateScale > 0 {
+		meta.RateScale = old.RateScale
+	}
+	if old.SLO != "" {
+		if slo, err := reports.ParseSLO(old.SLO, reports.DefaultSLO); err == nil {
+			meta.SLO = slo
+		}
+	}
+	if !old.StartedAt.IsZero() {
+		start = old.StartedAt
+	}
+	if old.Metastability != nil && !old.Metastability.Estimated {
+		meta.SaturationRate = old.Metastability.SaturationRate
+	}
+	return meta, start
+}
+
+// addResults feeds a results file to acc and returns its scenario name.
+func addResults(acc *reports.Accumulator, path string, warn func(string)) (string, error) {
+	info, err := resultsfile.ReadFile(path, acc)
+	if err != nil {
+		if _, ok := errors.AsType[*resultsfile.LineError](err); ok {
+			return "", err
+		}
+		return "", fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	if info.Truncated {
+		warn(fmt.Sprintf("%s: its last line is cut short (a run killed mid-write?): read its %d complete results", path, info.Results))
+	}
+	return info.Attack, nil
+}
+
+// readSummary reads summary.json, nil when there is none.
+func readSummary(path string) (*reports.Summary, error) {
+	s, err := reports.ReadSummary(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	return s, nil
+}
+
+// readJSON decodes path into v, leaving v as it was when there is no file.
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%w: %w", ErrBadInput, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadInput, path, err)
+	}
+	return nil
+}
+
+// LoadRuns reads each run of paths (see LoadRun) to report them side by
+// side: a measured run and a simulated one, or runs to set against each
+// other. Shards of one run are refused: they are one run, and reporting
+// them means merging them first.
+func LoadRuns(paths []string, warn func(string)) ([]*Run, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%w: name at least one run folder", ErrBadInput)
+	}
+	runs := make([]*Run, 0, len(paths))
+	var shards []string
+	for _, p := range paths {
+		l, err := LoadRun(p, warn)
+		if err != nil {
+			return nil, err
+		}
+		if l.Shard != "" {
+			shards = append(shards, p+" (shard "+l.Shard+")")
+		}
+		runs = append(runs, &l.Run)
+	}
+	if len(shards) > 1 {
+		return nil, fmt.Errorf("%w: %s are shards of one run: merge them first (stampede merge), then report the merged run", ErrBadInput, joinAnd(shards))
+	}
+	return runs, nil
+}
