@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -33,11 +34,24 @@ func TestEmbeddedCISmoke(t *testing.T) {
 	if !strings.Contains(stderr, "audit: PASS") || !strings.Contains(stderr, "cards added") {
 		t.Fatalf("no passing audit after the embedded run:\n%s", stderr)
 	}
+	// The run leaves its report beside its results, and `stampede report`
+	// rebuilds the same one from the folder.
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.HasPrefix(string(md), "## stampede · ci-smoke\n") || !strings.Contains(string(md), "**PASS**") {
+		t.Fatalf("report.md: %v\n%s", err, md)
+	}
+	if html, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || !strings.Contains(string(html), `id="chart-throughput"`) {
+		t.Fatalf("report.html: %v, %d bytes", err, len(html))
+	}
+	code, again, stderr := cli(t, "report", out, "--format", "md")
+	if code != exitOK || again != string(md) {
+		t.Fatalf("report of the run folder: exit %d, %s\n%s", code, stderr, firstLineDiff(again, string(md)))
+	}
 	// A results file that is not one: exit 2, naming the file and line.
 	bad := t.TempDir()
 	runJSON, _ := os.ReadFile(filepath.Join(out, "run.json"))
 	os.WriteFile(filepath.Join(bad, "run.json"), runJSON, 0o644)
-	os.WriteFile(filepath.Join(bad, "results.jsonl"), []byte("{\"seq\":1}\nnot json\n"), 0o644)
+	os.WriteFile(filepath.Join(bad, "results.jsonl"), []byte("{\"seq\":1,\"code\":200}\nnot json\n"), 0o644)
 	code, _, stderr = cli(t, "audit", "--target", "http://127.0.0.1:1", "--results", bad)
 	if code != exitBadInput || !strings.Contains(stderr, "results.jsonl:2") {
 		t.Fatalf("audit of a corrupt results file: exit %d, %s", code, stderr)
@@ -80,4 +94,15 @@ func TestMocksAndStackBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// firstLineDiff shows the first line where two texts part.
+func firstLineDiff(got, want string) string {
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range min(len(g), len(w)) {
+		if g[i] != w[i] {
+			return "line " + strconv.Itoa(i+1) + ":\n got  " + g[i] + "\n want " + w[i]
+		}
+	}
+	return "one is a prefix of the other"
 }

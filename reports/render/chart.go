@@ -171,9 +171,9 @@ func (v *vline) Plot(c draw.Canvas, p *plot.Plot) {
 		}
 		px := trX(x)
 		c.StrokeLine2(v.style, px, c.Min.Y, px, c.Max.Y)
-		// Labels closer than a line of text would overprint each other:
+		// Labels closer than a few lines of text would crowd each other:
 		// the first of a cluster speaks for it.
-		if i < len(v.labels) && v.labels[i] != "" && px-lastLabel >= v.text.Height(v.labels[i]) {
+		if i < len(v.labels) && v.labels[i] != "" && px-lastLabel >= 4*v.text.Height(v.labels[i]) {
 			lastLabel = px
 			t := v.text
 			t.Rotation = math.Pi / 2

@@ -52,6 +52,9 @@ func spectrumChart(runs []*Run) (*Chart, error) {
 			journeys[st.Journey] = true
 		}
 		for j, st := range s.Steps {
+			if len(runs) > 1 {
+				break // side by side, each run's whole spectrum; per step it would be a thicket
+			}
 			xys := spectrumXYs(st.Spectrum)
 			if len(xys) == 0 {
 				continue
@@ -69,7 +72,10 @@ func spectrumChart(runs []*Run) (*Chart, error) {
 				return nil, err
 			}
 		}
-		if len(s.Steps) != 1 {
+		if len(s.Steps) != 1 || len(runs) > 1 {
+			if xys := spectrumXYs(s.LatencySpectrum); len(xys) > 0 {
+				drew = true
+			}
 			if err := line(p, runLabel(runs, i, "all steps"), spectrumXYs(s.LatencySpectrum), colour(7), runDashes(i), vg.Points(2.2)); err != nil {
 				return nil, err
 			}

@@ -186,7 +186,7 @@ func addResults(acc *reports.Accumulator, path string, warn func(string)) (strin
 		return "", fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	if info.Truncated {
-		warn(fmt.Sprintf("%s: its last line is cut short (a run killed mid-write?): read its %d complete results", path, info.Results))
+		warn(fmt.Sprintf("%s: cut short at byte %d (a run killed mid-write?): read up to its last complete result, %d results", path, info.TruncatedAt, info.Results))
 	}
 	return info.Attack, nil
 }

@@ -23,9 +23,10 @@ const maxInterned = 4096
 
 // Info is what ReadFile learnt about a file besides its results.
 type Info struct {
-	Results   int64  // results handed to the sink
-	Truncated bool   // the last line was cut short (an interrupted run) and skipped
-	Attack    string // vegeta's "attack" field (the scenario name) of the last result
+	Results     int64  // results handed to the sink
+	Truncated   bool   // the last line was cut short (an interrupted run) and skipped
+	TruncatedAt int64  // with Truncated: the byte offset where the cut line begins, the length of the readable file
+	Attack      string // vegeta's "attack" field (the scenario name) of the last result
 }
 
 // ReadFile reads the results file at path and hands every result to sink,
@@ -60,23 +61,28 @@ func ReadFile(path string, sink reports.Sink) (Info, error) {
 		info.Results++
 	}
 	info.Truncated, info.Attack = rd.Truncated(), rd.Attack()
+	if info.Truncated {
+		info.TruncatedAt = rd.offset
+	}
 	return info, nil
 }
 
 // LineError is a malformed line in a results file. Its text reads
-// "results.jsonl:123: ..." so editors and CI logs link to the line.
+// "results.jsonl:123: byte 40960: ..." so editors and CI logs link to the
+// line, and a hex dump finds it by offset.
 type LineError struct {
-	File string // the file's name, or "" when the reader has none
-	Line int    // 1-based line number
-	Err  error
+	File   string // the file's name, or "" when the reader has none
+	Line   int    // 1-based line number
+	Offset int64  // byte offset of the line's start in the file
+	Err    error
 }
 
-// Error formats the error as FILE:LINE: message.
+// Error formats the error as FILE:LINE: byte OFFSET: message.
 func (e *LineError) Error() string {
 	if e.File == "" {
-		return fmt.Sprintf("line %d: %v", e.Line, e.Err)
+		return fmt.Sprintf("line %d: byte %d: %v", e.Line, e.Offset, e.Err)
 	}
-	return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	return fmt.Sprintf("%s:%d: byte %d: %v", e.File, e.Line, e.Offset, e.Err)
 }
 
 // Unwrap returns the underlying error.
@@ -101,7 +107,18 @@ type reader struct {
 	truncated bool
 	done      bool
 	intern    map[string]string
+	offset    int64 // where the line last read begins
+	next      int64 // bytes read so far: where the next line begins
+	seen      uint8 // the required fields met on the current line
 }
+
+// The fields of which a result has at least one: vegeta and stampede write
+// both on every line, and a file from another tool (k6's JSON output, a
+// log) has neither.
+const (
+	seenTimestamp uint8 = 1 << iota
+	seenCode
+)
 
 // newReader returns a reader of r. When r has a Name method (an *os.File
 // does) its name prefixes the line numbers in errors.
@@ -147,13 +164,15 @@ func (rd *reader) Read(r *reports.Result) error {
 			continue
 		}
 		if err := rd.decode(line, r); err != nil {
-			if last {
-				// No newline and unparsable: the writer was cut off mid-line.
+			if last && (rd.line > 1 || bytes.HasPrefix(bytes.TrimSpace(line), []byte("{"))) {
+				// No newline and unparsable: the writer was cut off
+				// mid-line. (A lone line that is not even the start of an
+				// object is another tool's file, not a cut one.)
 				rd.truncated = true
 				rd.done = true
 				return io.EOF
 			}
-			return &LineError{File: rd.name, Line: rd.line, Err: err}
+			return &LineError{File: rd.name, Line: rd.line, Offset: rd.offset, Err: err}
 		}
 		return nil
 	}
@@ -164,8 +183,10 @@ func (rd *reader) Read(r *reports.Result) error {
 // at the end of the input.
 func (rd *reader) readLine() (line []byte, last bool, err error) {
 	rd.long = rd.long[:0]
+	rd.offset = rd.next
 	for {
 		chunk, err := rd.br.ReadSlice('\n')
+		rd.next += int64(len(chunk))
 		switch {
 		case err == nil:
 			rd.line++
@@ -177,7 +198,7 @@ func (rd *reader) readLine() (line []byte, last bool, err error) {
 		case errors.Is(err, bufio.ErrBufferFull):
 			if len(rd.long)+len(chunk) > maxLineBytes {
 				rd.line++
-				return nil, false, &LineError{File: rd.name, Line: rd.line, Err: fmt.Errorf("line longer than %d bytes", maxLineBytes)}
+				return nil, false, &LineError{File: rd.name, Line: rd.line, Offset: rd.offset, Err: fmt.Errorf("line longer than %d bytes", maxLineBytes)}
 			}
 			rd.long = append(rd.long, chunk...)
 		case errors.Is(err, io.EOF):
@@ -199,6 +220,7 @@ func (rd *reader) readLine() (line []byte, last bool, err error) {
 // decode parses one line into r.
 func (rd *reader) decode(line []byte, r *reports.Result) error {
 	*r = reports.Result{}
+	rd.seen = 0
 	s := &rd.sc
 	s.Reset(line)
 	empty, err := s.ObjectStart()
@@ -221,6 +243,9 @@ func (rd *reader) decode(line []byte, r *reports.Result) error {
 	}
 	if err := s.End(); err != nil {
 		return err
+	}
+	if rd.seen == 0 {
+		return errors.New(`not a result: no "timestamp" or "code" (a file from another tool?)`)
 	}
 	if r.Dropped && r.Error == reports.DroppedError {
 		r.Error = "" // the writer fills it in for vegeta's sake only
@@ -245,10 +270,12 @@ func (rd *reader) field(key string, r *reports.Result) error {
 	case "seq":
 		r.Seq, err = rd.uint(math.MaxUint64)
 	case "code":
+		rd.seen |= seenCode
 		var v uint64
 		v, err = rd.uint(math.MaxUint16)
 		r.Code = int(v)
 	case "timestamp":
+		rd.seen |= seenTimestamp
 		r.Intended, err = rd.time()
 	case "latency":
 		var v int64

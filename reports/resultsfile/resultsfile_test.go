@@ -221,7 +221,7 @@ func TestReaderErrors(t *testing.T) {
 
 func TestReaderFileNameFromOSFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.jsonl")
-	if err := os.WriteFile(path, []byte("{}\n{\"seq\":x}\n"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("{\"code\":200}\n{\"seq\":x}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(path)
@@ -241,7 +241,7 @@ func TestReaderFileNameFromOSFile(t *testing.T) {
 
 func TestReaderLongLinesAndCRLF(t *testing.T) {
 	body := strings.Repeat("A", 200<<10) // past the reader's 64 KiB buffer
-	data := `{"seq":1,"body":"` + body + `","code":200}` + "\r\n\r\n" + `{"seq":2}` + "\r\n"
+	data := `{"seq":1,"body":"` + body + `","code":200}` + "\r\n\r\n" + `{"seq":2,"code":204}` + "\r\n"
 	got, rd, err := readAll(t, []byte(data))
 	if err != nil {
 		t.Fatal(err)
@@ -272,12 +272,22 @@ func FuzzReader(f *testing.F) {
 	f.Add([]byte("{\n\"a\":[[[{}]]]}\n\n\r\n{"))
 	f.Add([]byte(`{"sent":"0000-01-01T00:00:00+01:00"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got, _, err := readAll(t, data)
+		got, rd, err := readAll(t, data)
 		if err != nil {
 			var le *LineError
 			if !errors.As(err, &le) || le.Line < 1 {
 				t.Fatalf("error %v is not a *LineError with a line", err)
 			}
+			// The offset is where the bad line begins: the start of the
+			// data or just past a newline, with as many newlines before it
+			// as lines before it.
+			if le.Offset < 0 || le.Offset > int64(len(data)) || (le.Offset > 0 && data[le.Offset-1] != '\n') ||
+				bytes.Count(data[:le.Offset], []byte("\n")) != le.Line-1 {
+				t.Fatalf("line %d at byte %d: not where the line begins", le.Line, le.Offset)
+			}
+		}
+		if rd.Truncated() && (rd.offset != int64(bytes.LastIndexByte(data, '\n')+1)) {
+			t.Fatalf("cut line at byte %d, want %d (just past the last newline)", rd.offset, bytes.LastIndexByte(data, '\n')+1)
 		}
 		if len(got) == 0 {
 			return
@@ -412,4 +422,39 @@ func TestReadFile(t *testing.T) {
 			t.Errorf("got %v, want an error naming %s", err, dir)
 		}
 	})
+}
+
+// TestReadFileNamesTheByte checks that a bad line is named by file, line
+// and byte offset, that a file from another tool is refused at its first
+// line, and that a file cut short says where its readable part ends.
+func TestReadFileNamesTheByte(t *testing.T) {
+	dir := t.TempDir()
+	good := writeAll(t, "launch-day", sampleResults[:2])
+	for _, c := range []struct {
+		name, data, want string
+	}{
+		{"bad line", string(good) + "{\"code\":x}\n" + string(good), ":3: byte " + strconv.Itoa(len(good)) + ": "},
+		{"k6 output", `{"type":"Point","metric":"http_reqs","data":{"time":"2020-12-08T07:00:00Z","value":1}}` + "\n", `:1: byte 0: not a result: no "timestamp" or "code" (a file from another tool?)`},
+		{"csv, one line", "timestamp,latency,code", ":1: byte 0: "},
+		{"gob", "\x1f\xff\x81\x03\x01\x01\x06Result", ":1: byte 0: "},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".jsonl")
+			if err := os.WriteFile(path, []byte(c.data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ReadFile(path, reports.SinkFunc(func(*reports.Result) {}))
+			if _, ok := errors.AsType[*LineError](err); !ok || !strings.HasPrefix(err.Error(), path+c.want) {
+				t.Errorf("got %v, want a *LineError starting %s%s", err, path, c.want)
+			}
+		})
+	}
+	path := filepath.Join(dir, "cut.jsonl")
+	if err := os.WriteFile(path, append(append([]byte{}, good...), `{"attack":"launch-day","seq":3,"co`...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := ReadFile(path, reports.SinkFunc(func(*reports.Result) {}))
+	if err != nil || !info.Truncated || info.TruncatedAt != int64(len(good)) || info.Results != 2 {
+		t.Errorf("got %+v, %v; want 2 results, cut at byte %d", info, err, len(good))
+	}
 }
