@@ -99,6 +99,17 @@ type PointCounts struct {
 	InFlight int64 `json:"in_flight,omitempty"`
 	// Via counts the failures by the upstream blamed (run series only).
 	Via map[string]int64 `json:"via,omitempty"`
+	// BusyNs is the nanoseconds of requests in flight within the interval
+	// (SeriesPoint.Concurrency × width; run series only).
+	BusyNs int64 `json:"busy_ns,omitempty"`
+	// Modes are the failures due in the interval by error mode (run series only).
+	Modes []PointMode `json:"modes,omitempty"`
+}
+
+// PointMode is how many of an interval's failures were of one error mode.
+type PointMode struct {
+	Mode  int   `json:"mode"` // index into Tally.Modes
+	Count int64 `json:"count"`
 }
 
 // NewLatencyHistogram returns an empty histogram with the geometry of the
@@ -155,7 +166,11 @@ func exportSeries(s *series) SeriesTally {
 	t := SeriesTally{Width: s.width, Base: s.base, Points: make([]PointCounts, len(s.points))}
 	for i := range s.points {
 		p := &s.points[i]
-		t.Points[i] = PointCounts{p.offered, p.arrivals, p.dropped, p.retries, p.ok, p.failed, p.sent, p.ended, p.good, p.inFlight, nil}
+		t.Points[i] = PointCounts{Offered: p.offered, Arrivals: p.arrivals, Dropped: p.dropped, Retries: p.retries, OK: p.ok,
+			Failed: p.failed, Sent: p.sent, Ended: p.ended, Good: p.good, InFlight: p.inFlight, BusyNs: p.busy}
+		for _, m := range p.modes {
+			t.Points[i].Modes = append(t.Points[i].Modes, PointMode{Mode: int(m.idx), Count: m.n})
+		}
 		for _, v := range p.via {
 			if t.Points[i].Via == nil {
 				t.Points[i].Via = map[string]int64{}
@@ -166,8 +181,9 @@ func exportSeries(s *series) SeriesTally {
 	return t
 }
 
-// importSeries restores a series exported by exportSeries into s.
-func importSeries(s *series, t *SeriesTally, maxPoints int, field string) error {
+// importSeries restores a series exported by exportSeries into s; its
+// points' modes index the run's modes, of which there are modes.
+func importSeries(s *series, t *SeriesTally, maxPoints, modes int, field string) error {
 	w := t.Width
 	if len(t.Points) == 0 {
 		return nil
@@ -185,7 +201,13 @@ func importSeries(s *series, t *SeriesTally, maxPoints int, field string) error 
 	s.points = make([]point, len(t.Points))
 	for i, p := range t.Points {
 		s.points[i] = point{offered: p.Offered, arrivals: p.Arrivals, dropped: p.Dropped, retries: p.Retries,
-			ok: p.OK, failed: p.Failed, sent: p.Sent, ended: p.Ended, good: p.Good, inFlight: p.InFlight}
+			ok: p.OK, failed: p.Failed, sent: p.Sent, ended: p.Ended, good: p.Good, inFlight: p.InFlight, busy: p.BusyNs}
+		for _, m := range p.Modes {
+			if m.Mode < 0 || m.Mode >= modes {
+				return fmt.Errorf("%s: points[%d]: mode %d is not among the run's %d modes", field, i, m.Mode, modes)
+			}
+			s.points[i].addMode(int32(m.Mode), m.Count)
+		}
 		names := make([]string, 0, len(p.Via))
 		for name := range p.Via {
 			names = append(names, name)
@@ -220,7 +242,7 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 			return nil, fmt.Errorf("modes[%d]: mode %q from %q appears twice", i, k.mode(), k.upstream)
 		}
 		mt := &modeTally{key: k, mode: k.mode(), count: m.Count, onset: m.Onset, example: m.Example,
-			message: m.Message, step: stepKey{m.Journey, m.Step}}
+			message: m.Message, step: stepKey{m.Journey, m.Step}, idx: int32(i)}
 		a.modes[k] = mt
 		a.modeOrder = append(a.modeOrder, mt)
 	}
@@ -232,7 +254,7 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 		}
 		st := newStepTally(k, a.cfg.maxPoints)
 		st.first, st.counts = s.First, importCounts(&s.Counts)
-		if err := importSeries(&st.series, &s.Series, a.cfg.maxPoints, fmt.Sprintf("steps[%d].series", i)); err != nil {
+		if err := importSeries(&st.series, &s.Series, a.cfg.maxPoints, 0, fmt.Sprintf("steps[%d].series", i)); err != nil {
 			return nil, err
 		}
 		for _, m := range s.Modes {
@@ -245,7 +267,7 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 		a.steps[k] = st
 		a.stepOrder = append(a.stepOrder, st)
 	}
-	if err := importSeries(&a.series, &t.Series, a.cfg.maxPoints, "series"); err != nil {
+	if err := importSeries(&a.series, &t.Series, a.cfg.maxPoints, len(a.modeOrder), "series"); err != nil {
 		return nil, err
 	}
 	for _, p := range t.Series.Points {

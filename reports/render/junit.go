@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+
+	"github.com/stampede-load/stampede/reports"
 )
 
 // JUnit XML, the shape CI systems (GitHub, GitLab, Jenkins) read.
@@ -68,7 +70,7 @@ func WriteJUnit(w io.Writer, runs []*Run) error {
 			{"success_ratio", strconv.FormatFloat(s.SuccessRatio, 'f', -1, 64)}, {"p99_ms", strconv.FormatFloat(s.Latency.P99, 'f', -1, 64)}}
 		class := "stampede." + name + ".gates"
 		for _, g := range s.Gates {
-			c := junitCase{Name: g.Expr, Classname: class, Time: "0", SystemOut: "actual " + GateValue(g.Metric, g.Actual)}
+			c := junitCase{Name: g.Expr, Classname: class, Time: "0", SystemOut: "actual " + reports.FormatGateValue(g.Metric, g.Actual)}
 			if !g.Pass {
 				msg := g.Expr + ": " + gateFailure(g)
 				c.Failure = &junitFailure{Message: msg, Type: "gate", Text: msg + "\n\n" + v.Text()}

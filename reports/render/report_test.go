@@ -116,8 +116,11 @@ func TestVerdictCases(t *testing.T) {
 	sim := healthyRun(false)
 	sim.Summary.Source = "sim"
 	ungated := healthyRun(false)
-	ungated.Summary.Gates = []reports.GateResult{{Expr: "p99<800ms", Metric: "p99", Reason: "no request ended: nothing was timed"}}
+	ungated.Summary.Gates = []reports.GateResult{{Expr: "p99<800ms", Metric: "p99", NoData: true, Reason: "no request ended: nothing was timed"}}
 
+	windowed := healthyRun(false)
+	windowed.Summary.Gates = []reports.GateResult{{Expr: "p95<500ms over 10s", Metric: "p95", Threshold: 500, Actual: 1200, WindowS: 10,
+		Windows: 6, WindowsFailed: 2, FailedWindow: &reports.GateWindow{T: 20, Width: 10, Actual: 1200, Requests: 300}}}
 	for _, c := range []struct {
 		name    string
 		run     *Run
@@ -137,6 +140,7 @@ func TestVerdictCases(t *testing.T) {
 		{"simulated", sim, []string{"The modelled stack kept up"}, nil},
 		{"gate without data", ungated, []string{"Gates: 1 of 1 failed: p99<800ms (no request ended: nothing was timed)."}, nil},
 		{"no requests", &Run{Summary: &reports.Summary{}}, []string{"No request was recorded."}, nil},
+		{"failed window", windowed, []string{"Gates: 1 of 1 failed: p95<500ms over 10s (actual 1.20s; first failing window +20.0s–+30.0s: 1.20s (2 of 6 windows failed))."}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			text := NewVerdict(c.run).Text()

@@ -117,7 +117,7 @@ func gateGrid(s *reports.Summary, failingOnly bool) grid {
 				res += ": " + gr.Reason
 			}
 		}
-		g.Rows = append(g.Rows, []string{gr.Expr, GateValue(gr.Metric, gr.Actual), res})
+		g.Rows = append(g.Rows, []string{gr.Expr, reports.FormatGateValue(gr.Metric, gr.Actual), res})
 	}
 	return g
 }

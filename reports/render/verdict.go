@@ -404,33 +404,24 @@ func gateSentence(s *reports.Summary) string {
 	return t
 }
 
-// gateFailure says why a gate failed: its actual value, or its reason.
+// gateFailure says why a gate failed: its actual value, the first window
+// that did not hold, and the judge's reason.
 func gateFailure(g reports.GateResult) string {
-	if g.Reason != "" {
+	if g.NoData {
 		return g.Reason
 	}
-	return "actual " + GateValue(g.Metric, g.Actual)
-}
-
-// GateValue formats a gate's actual value in its metric's unit: a latency
-// in ms (850µs, 1.25s), a ratio as a percentage, a rate per second, a
-// count, a time in seconds. A metric may carry a filter, as in
-// "p99{step:add-card}".
-func GateValue(metric string, v float64) string {
-	base, _, _ := strings.Cut(metric, "{")
-	switch base {
-	case "p50", "p90", "p95", "p99", "p999", "p99.9", "max", "mean", "min":
-		return reports.FormatMillis(v)
-	case "errors", "error_rate", "success_ratio", "retry_share", "achieved/offered", "goodput_ratio":
-		return reports.FormatPercent(v)
-	case "goodput", "journey_goodput", "achieved_rate", "offered_rate", "saturation", "saturation_rate":
-		return reports.FormatRate(v)
-	case "dropped", "requests":
-		return reports.FormatCount(int64(v))
-	case "recovery", "recovery_time", "recovery_s":
-		return seconds(v)
+	t := "actual " + reports.FormatGateValue(g.Metric, g.Actual)
+	if w := g.FailedWindow; w != nil {
+		t += "; first failing window +" + reports.FormatDecimal(w.T, 1) + "s–+" + reports.FormatDecimal(w.T+w.Width, 1) + "s: " +
+			reports.FormatGateValue(g.Metric, w.Actual)
+		if g.Windows > 0 {
+			t += " (" + strconv.Itoa(g.WindowsFailed) + " of " + strconv.Itoa(g.Windows) + " windows failed)"
+		}
 	}
-	return strconv.FormatFloat(v, 'g', 6, 64)
+	if g.Reason != "" {
+		t += "; " + g.Reason
+	}
+	return t
 }
 
 // quantileMs picks l's value at quantile q (the nearest kept at or below).
