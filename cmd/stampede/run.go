@@ -210,7 +210,8 @@ func (o *runOptions) start(ctx context.Context, st *state, sc *scenarios.Scenari
 	return stop, nil
 }
 
-// print writes the summary, audits the embedded stack while it is still up,
+// print writes the run folder's report.html and report.md and the summary,
+// audits the embedded stack while it is still up,
 // and maps the outcome to the error that sets the exit code.
 func (o *runOptions) print(ctx context.Context, st *state, ropts replay.Options, out *replay.Outcome, embedded bool) error {
 	var err error
