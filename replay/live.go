@@ -9,9 +9,17 @@ import (
 // Live is the engine's own state at one moment, beyond what its results
 // say: what a sink that shows the run live (metrics) needs besides them.
 type Live struct {
+	Start       time.Time // the run's start: tells the runs of a saturation search apart
 	At          time.Time
 	InFlight    int64 // journeys in flight: holding a slot, walking their steps
 	MaxInflight int   // the cap on InFlight (Options.MaxInflight)
+
+	// Generator is the generator's health over the run so far (the run's
+	// GeneratorMeter's Snapshot: the summary's "generator" object in the
+	// last sample), and Limited why it is the limit over the latest second,
+	// "" when it is not (GeneratorMeter.Now).
+	Generator reports.Generator
+	Limited   string
 }
 
 // LiveSink is a sink that also watches the engine: Run calls ObserveLive
@@ -39,7 +47,8 @@ func (r *run) startLive(sinks []reports.Sink) (stop func()) {
 		return func() {}
 	}
 	observe := func(at time.Time) {
-		l := Live{At: at, InFlight: r.active.Load(), MaxInflight: r.o.MaxInflight}
+		l := Live{Start: r.start, At: at, InFlight: r.active.Load(), MaxInflight: r.o.MaxInflight,
+			Generator: r.gen.Snapshot(), Limited: r.gen.Now()}
 		for _, w := range watchers {
 			w.ObserveLive(l)
 		}

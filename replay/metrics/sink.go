@@ -16,6 +16,7 @@ package metrics
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,17 @@ type Sink struct {
 	bytesOut  prometheus.Counter
 	inFlight  prometheus.Gauge
 	capacity  prometheus.Gauge
+
+	// The generator's health, from replay.Live.
+	limited prometheus.Gauge
+	cores   prometheus.Gauge
+	lagP99  prometheus.Gauge
+	lagMax  prometheus.Gauge
+	late    prometheus.Counter
+
+	liveMu   sync.Mutex // ObserveLive's, for the runs one after another of a saturation search
+	liveRun  time.Time  // Live.Start of the run last observed
+	lateSeen int64      // that run's late arrivals already added to late
 
 	// Owned by Add's goroutine.
 	steps    map[stepKey]*stepSeries
@@ -168,6 +180,16 @@ func New(info Info) *Sink {
 	s.bytesOut = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "stampede", Name: "request_bytes_total", Help: "Request body bytes sent."})
 	s.inFlight = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "stampede", Name: "journeys_in_flight", Help: "Journeys in flight: holding a slot, walking their steps."})
 	s.capacity = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "stampede", Name: "journeys_in_flight_max", Help: "The cap on journeys in flight (--max-inflight)."})
+	gauge := func(name, help string) prometheus.Gauge {
+		return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "stampede", Subsystem: "generator", Name: name, Help: help})
+	}
+	s.limited = gauge("limited", "1 while the generator itself is the limit (CPU or late arrivals over the latest second), 0 otherwise.")
+	s.cores = gauge("cores", "Cores the generator may use (GOMAXPROCS): divide process_cpu_seconds_total's rate by it.")
+	s.lagP99 = gauge("pacer_lag_p99_seconds", "How late the pacer dispatched arrivals against their intended time, 99th percentile over the run so far (bucket bound).")
+	s.lagMax = gauge("pacer_lag_max_seconds", "The latest dispatch of an arrival against its intended time, over the run so far.")
+	s.late = prometheus.NewCounter(prometheus.CounterOpts{Namespace: "stampede", Subsystem: "generator", Name: "late_arrivals_total",
+		Help: "Arrivals dispatched more than 20 ms after their intended time: their latency carries the generator's delay."})
+	reg.MustRegister(s.limited, s.cores, s.lagP99, s.lagMax, s.late)
 	runInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "stampede", Name: "run_info", Help: "The run: scenario, seed and scales (1)."},
 		[]string{"scenario", "seed", "time_scale", "rate_scale"})
 	reg.MustRegister(s.latency, s.queue, s.bytesIn, s.bytesOut, s.inFlight, s.capacity, runInfo,
@@ -287,10 +309,31 @@ func (s *Sink) mode(k reports.ModeKey) int {
 	return id
 }
 
-// ObserveLive implements replay.LiveSink: the engine's in-flight gauge.
+// ObserveLive implements replay.LiveSink: the engine's in-flight gauge and
+// the generator's health.
 func (s *Sink) ObserveLive(l replay.Live) {
 	s.inFlight.Set(float64(l.InFlight))
 	s.capacity.Set(float64(l.MaxInflight))
+	g := &l.Generator
+	limited := 0.0
+	if l.Limited != "" {
+		limited = 1
+	}
+	s.limited.Set(limited)
+	s.cores.Set(float64(g.Cores))
+	s.lagP99.Set(g.PacerLagP99 / 1e3)
+	s.lagMax.Set(g.PacerLagMax / 1e3)
+	// Each run (each step of a saturation search) has its own meter,
+	// counting from 0: add what it counted since the last sample.
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
+	if !l.Start.Equal(s.liveRun) {
+		s.liveRun, s.lateSeen = l.Start, 0
+	}
+	if d := g.LateArrivals - s.lateSeen; d > 0 {
+		s.late.Add(float64(d))
+		s.lateSeen = g.LateArrivals
+	}
 }
 
 // NoteSummary implements reports.SummaryNoter: with remote write, it

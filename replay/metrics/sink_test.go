@@ -219,3 +219,32 @@ func TestLingerWaitsForALaterScrape(t *testing.T) {
 	}
 	t.Fatal("Linger did not return after 10,000 scrapes")
 }
+
+func TestSinkShowsGeneratorHealth(t *testing.T) {
+	sink := metrics.New(metrics.Info{})
+	runA, runB := time.Unix(1_700_000_000, 0), time.Unix(1_700_000_100, 0)
+	for _, l := range []replay.Live{
+		{Start: runA, Generator: reports.Generator{LateArrivals: 3, Cores: 2, PacerLagP99: 20, PacerLagMax: 250}},
+		{Start: runA, Generator: reports.Generator{LateArrivals: 5, Cores: 2, PacerLagP99: 20, PacerLagMax: 250}, Limited: "generator LIMITED: CPU 95% of 2 cores"},
+		{Start: runA, Generator: reports.Generator{LateArrivals: 5, Cores: 2, PacerLagP99: 20, PacerLagMax: 250}, Limited: "generator LIMITED: CPU 95% of 2 cores"},
+		// The next step of a saturation search: a new meter, from 0.
+		{Start: runB, Generator: reports.Generator{LateArrivals: 2, Cores: 2, PacerLagP99: 5, PacerLagMax: 7}},
+	} {
+		sink.ObserveLive(l)
+	}
+	for name, want := range map[string]float64{
+		"stampede_generator_late_arrivals_total":   7,
+		"stampede_generator_limited":               0,
+		"stampede_generator_cores":                 2,
+		"stampede_generator_pacer_lag_p99_seconds": 0.005,
+		"stampede_generator_pacer_lag_max_seconds": 0.007,
+	} {
+		if got := counterSums(t, sink, name)[""]; got != want {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	sink.ObserveLive(replay.Live{Start: runB, Limited: "generator LIMITED: 30% of arrivals late"})
+	if got := counterSums(t, sink, "stampede_generator_limited")[""]; got != 1 {
+		t.Errorf("limited = %v while the generator is the limit", got)
+	}
+}

@@ -157,8 +157,9 @@ func WaitFor(t testing.TB, deadline time.Duration, what string, cond func() (boo
 // Agree checks what Prometheus holds against a run's summary: total
 // requests and successes, errors by mode and upstream, dropped arrivals,
 // arrivals, retries, completed journeys, timed requests, the run's info
-// with its shard, and the in-flight gauge back at zero. It says what
-// differs; poll it with WaitFor.
+// with its shard, the in-flight gauge back at zero, and the generator's
+// late arrivals, cores and pacer lag. It says what differs; poll it with
+// WaitFor.
 func (p *Server) Agree(sum *reports.Summary, shard string) (bool, string) {
 	var diffs []string
 	scalar := func(q string, want float64) {
@@ -180,6 +181,11 @@ func (p *Server) Agree(sum *reports.Summary, shard string) (bool, string) {
 	scalar(`sum(stampede_journeys_completed_total)`, float64(sum.JourneysCompleted))
 	scalar(`sum(stampede_request_duration_seconds_count)`, float64(sum.Requests-sum.Dropped))
 	scalar(`sum(stampede_journeys_in_flight)`, 0)
+	if g := sum.Generator; g != nil {
+		scalar(`sum(stampede_generator_late_arrivals_total)`, float64(g.LateArrivals))
+		scalar(`max(stampede_generator_cores)`, float64(g.Cores))
+		scalar(`max(stampede_generator_pacer_lag_max_seconds)`, g.PacerLagMax/1e3)
+	}
 	scalar(`count(stampede_run_info{scenario="`+sum.Scenario+`",shard="`+shard+`"})`, 1)
 
 	modes, err := p.Query(`sum by (mode, upstream) (stampede_requests_total{mode!=""})`, "mode", "upstream")
