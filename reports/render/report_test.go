@@ -278,3 +278,22 @@ func TestLoadRunBadInput(t *testing.T) {
 		t.Errorf("two shards: %v, want the merge hint", err)
 	}
 }
+
+// BenchmarkWriteHTMLMainJob is the report.html a run of the main job
+// writes into its folder: every chart of the launch-day run, from its
+// summary.
+//
+//	go test ./reports/render -run XXX -bench WriteHTMLMainJob -benchmem
+func BenchmarkWriteHTMLMainJob(b *testing.B) {
+	runs := []*Run{loadFixture(b, "launch-day")}
+	b.ReportAllocs()
+	var size int
+	for b.Loop() {
+		var buf bytes.Buffer
+		if err := WriteHTML(&buf, runs); err != nil {
+			b.Fatal(err)
+		}
+		size = buf.Len()
+	}
+	b.ReportMetric(float64(size), "bytes/page")
+}
