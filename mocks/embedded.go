@@ -2,6 +2,10 @@
 // is "embedded" (scenarios.EmbeddedTarget): the bank and card-processor mocks and the reference
 // enrollment stack, in-process on free loopback ports. The replay engine only
 // ever sees the stack's URL.
+//
+// mocks owns the wiring of the embedded stack (its options from a scenario,
+// the capacity scale, the outages); it imports mocks/bank, mocks/stack and
+// scenarios, and must not import replay or sim.
 package mocks
 
 import (

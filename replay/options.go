@@ -5,6 +5,11 @@
 // generator is never hidden (no coordinated omission). Results stream to a
 // file in the run folder as they happen; memory stays flat however long the
 // run.
+//
+// replay owns the engine and a run's folder (results, summary, run.json,
+// the saturation search's steps); what a result means, and when a search
+// stops, is reports'. It imports scenarios and reports and their
+// sub-packages; it must not import mocks, sim or cmd.
 package replay
 
 import (

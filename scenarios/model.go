@@ -4,6 +4,11 @@
 // and what the run is judged by (SLO and gates). It reads scenario files
 // (YAML) and validates them with file:line errors, and ships the stock
 // scenarios. It does no I/O beyond reading files.
+//
+// scenarios owns the scenario file format (decoded with internal/yamlconf),
+// the arrival profile, the user's walk through a journey and the command
+// line's overrides of a scenario (Apply). It imports reports (SLOs, gates,
+// ratios) and scenarios/synth; it must not import replay, sim or mocks.
 package scenarios
 
 import (

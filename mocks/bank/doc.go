@@ -25,7 +25,7 @@
 //
 // Three ways to run it:
 //
-//   - in a Go test: NewServer(DefaultConfig()) gives a Server on a loopback
+//   - in a Go test: NewServer(ctx, DefaultConfig()) gives a Server on a loopback
 //     port with URL and Close, like httptest;
 //   - as a process: Serve(ctx, ServeOptions{...}) behind "stampede mocks
 //     serve", with WriteDefault behind "stampede mocks config";
@@ -36,4 +36,10 @@
 // WriteDefault prints) gives the processors 64 slots with card verification
 // at 80 ms median and 400 ms p99 (about 630 requests per second each), and
 // an IBAN check of about 50 ms at the median.
+//
+// bank owns the stations, their faults, the banks file and the station
+// metrics (their names, the collector, and the scraper and parser a
+// saturation search reads them back with). It imports reports (the
+// StationSample record), scenarios/synth and internal packages; it must not
+// import replay, sim, mocks/stack or scenarios.
 package bank

@@ -13,6 +13,11 @@
 //
 // NewServer starts one on a loopback port in the shape of httptest.Server;
 // Serve runs one on an address until its context is cancelled.
+//
+// stack owns the reference stack and its audit (the reconciliation of what it
+// stored with a run's results file); it imports reports and its codec and
+// renderer, and scenarios/synth; it must not import replay, sim or
+// mocks/bank (the bank mocks are reached over HTTP).
 package stack
 
 import (

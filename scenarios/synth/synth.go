@@ -6,6 +6,8 @@
 // same identity, so a run can be repeated and a mock can recompute what a user
 // should see. The checks (Luhn, mod-97, fiscal-code shape) live here too, so
 // the stack and the mocks validate with the same rules the generator follows.
+//
+// synth imports nothing of the project's.
 package synth
 
 import (
