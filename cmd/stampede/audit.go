@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -56,17 +58,24 @@ func auditRun(ctx context.Context, st *state, o *auditOptions) error {
 	if err != nil {
 		return fmt.Errorf("--results %s: %w", o.run, err)
 	}
-	return audit(ctx, st, o.target, filepath.Join(dir, replay.ResultsFile), info)
+	_, err = os.Stat(filepath.Join(dir, replay.SummaryFile))
+	return audit(ctx, st, o.target, filepath.Join(dir, replay.ResultsFile), err == nil, info)
 }
 
-// audit reconciles a run with the stack at target and prints the result.
-func audit(ctx context.Context, st *state, target, results string, info replay.RunInfo) error {
+// audit reconciles a run with the stack at target and prints the result;
+// complete says the run wrote its summary (it was not killed).
+func audit(ctx context.Context, st *state, target, results string, complete bool, info replay.RunInfo) error {
 	id, err := identities(info)
 	if err != nil {
 		return err
 	}
-	rec, err := stack.ReconcileRun(ctx, target, results, id)
-	if err != nil {
+	rec, err := stack.ReconcileRun(ctx, target, results, complete, id)
+	switch {
+	case ctx.Err() != nil:
+		return errInterrupted
+	case errors.Is(err, stack.ErrNotAudit):
+		return fmt.Errorf("%w: --target: %w", errUsage, err)
+	case err != nil:
 		return err
 	}
 	if err := rec.WriteTable(st.stdout); err != nil {

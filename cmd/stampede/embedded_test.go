@@ -56,9 +56,10 @@ func TestEmbeddedCISmoke(t *testing.T) {
 	if code != exitBadInput || !strings.Contains(stderr, "results.jsonl:2") {
 		t.Fatalf("audit of a corrupt results file: exit %d, %s", code, stderr)
 	}
-	// The same audit, by hand, against a stack that is gone: a clear error.
+	// The same audit, by hand, against a stack that is gone: bad input
+	// naming the flag and the address.
 	code, _, stderr = cli(t, "audit", "--target", "http://127.0.0.1:1", "--results", out)
-	if code != exitRuntime || !strings.Contains(stderr, "127.0.0.1:1") {
+	if code != exitBadInput || !strings.Contains(stderr, "--target") || !strings.Contains(stderr, "127.0.0.1:1") {
 		t.Fatalf("audit of a stopped stack: exit %d, %s", code, stderr)
 	}
 }
@@ -82,6 +83,9 @@ func TestMocksAndStackBadInput(t *testing.T) {
 	}{
 		{"missing banks file", []string{"mocks", "serve", "--config", filepath.Join(dir, "nope.yaml"), "--addr", "127.0.0.1:0"}, "nope.yaml"},
 		{"unknown stack profile", []string{"stack", "serve", "--profile", "fast"}, "--profile"},
+		{"stack address unusable", []string{"stack", "serve", "--addr", "127.0.0.1:99999", "--db", filepath.Join(dir, "a.db")}, "--addr"},
+		{"stack database unusable", []string{"stack", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "no", "such", "x.db")}, "--db"},
+		{"stack banks URL unusable", []string{"stack", "serve", "--addr", "127.0.0.1:0", "--db", filepath.Join(dir, "b.db"), "--banks-url", "ftp://banks"}, "--banks-url"},
 		{"unknown embedded profile", []string{"run", "ci-smoke", "--stack-profile", "fast", "--out", dir}, "fast"},
 		{"audit without flags", []string{"audit"}, "--target"},
 		{"audit of a folder that is no run", []string{"audit", "--target", "http://127.0.0.1:1", "--results", dir}, "run.json"},

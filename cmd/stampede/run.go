@@ -237,7 +237,7 @@ func (o *runOptions) print(ctx context.Context, st *state, ropts replay.Options,
 		info, ierr := replay.ReadRunInfo(out.Dir)
 		auditErr = ierr
 		if ierr == nil {
-			auditErr = audit(ctx, &state{stdout: w, stderr: st.stderr}, ropts.Target, out.Results, info)
+			auditErr = audit(ctx, &state{stdout: w, stderr: st.stderr}, ropts.Target, out.Results, true, info)
 		}
 	}
 	if err == nil && o.format != "json" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -54,7 +55,7 @@ only) lists what it stored.`,
 				BanksURL: o.banksURL,
 				Logger:   slog.New(slog.NewTextHandler(st.stderr, nil)),
 			}
-			return stack.Serve(cmd.Context(), cfg, o.addr)
+			return serveError(stack.Serve(cmd.Context(), cfg, o.addr))
 		},
 	}
 	f := cmd.Flags()
@@ -63,4 +64,18 @@ only) lists what it stored.`,
 	f.StringVar(&o.db, "db", "stack.db", "SQLite file, or a postgres:// DSN")
 	f.StringVar(&o.banksURL, "banks-url", "http://127.0.0.1:8181", "base URL of the bank mocks ('stampede mocks serve')")
 	return cmd
+}
+
+// serveError names the flag at fault when the stack cannot start with what
+// the command line gave it.
+func serveError(err error) error {
+	for _, f := range []struct {
+		err  error
+		flag string
+	}{{stack.ErrListen, "--addr"}, {stack.ErrDatabase, "--db"}, {stack.ErrConfig, "--banks-url"}} {
+		if errors.Is(err, f.err) {
+			return fmt.Errorf("%w: %s: %w", errUsage, f.flag, err)
+		}
+	}
+	return err
 }

@@ -3,11 +3,14 @@ package stack
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/olekukonko/tablewriter/tw"
 
@@ -31,6 +34,14 @@ type Identity func(user uint64) (fiscalCode, hpan string, err error)
 type Reconciliation struct {
 	Cards       Tally
 	Activations Tally
+
+	// Incomplete says why the results do not cover the whole run (a
+	// results file cut short, a run killed before its summary), "" when
+	// they do. The reconciliation then covers the complete records only:
+	// a write stored without a record may belong to a result that was
+	// never written, and is counted as Unrecorded instead of Phantom.
+	Incomplete string
+	Records    int64 // complete results read
 }
 
 // Tally is the reconciliation of one kind of write. Lost and Duplicated
@@ -44,6 +55,7 @@ type Tally struct {
 	Duplicated       []string // stored more than once
 	PhantomAfterFail int      // stored, never acknowledged, after a failed request: acceptable
 	Phantom          []string // stored, never acknowledged, never even failed: unexplained
+	Unrecorded       int      // stored with no record, when the results are incomplete: not judged
 }
 
 // OK reports whether nothing acknowledged was lost or duplicated and no
@@ -65,9 +77,12 @@ func newClientView() clientView {
 }
 
 // ReconcileRun reads a replay's results file, fetches the stack's audit
-// from base (the stack's URL) and reconciles them.
-func ReconcileRun(ctx context.Context, base, resultsPath string, id Identity) (*Reconciliation, error) {
-	cards, acts, err := readClientView(resultsPath, id)
+// from base (the stack's URL) and reconciles them. complete says whether
+// the run ended and wrote its summary; a run killed before, or a results
+// file cut short, is reconciled over its complete records (see
+// Reconciliation.Incomplete).
+func ReconcileRun(ctx context.Context, base, resultsPath string, complete bool, id Identity) (*Reconciliation, error) {
+	cards, acts, info, err := readClientView(resultsPath, id)
 	if err != nil {
 		return nil, err
 	}
@@ -75,22 +90,34 @@ func ReconcileRun(ctx context.Context, base, resultsPath string, id Identity) (*
 	if err != nil {
 		return nil, err
 	}
-	return Reconcile(report, cards, acts), nil
+	var incomplete []string
+	if !complete {
+		incomplete = append(incomplete, "the run has no summary (killed before it ended)")
+	}
+	if info.Truncated {
+		incomplete = append(incomplete, "the results file is cut short")
+	}
+	if info.Results == 0 {
+		incomplete = append(incomplete, "the results file holds no results")
+	}
+	rec := reconcile(report, cards, acts, len(incomplete) > 0)
+	rec.Incomplete, rec.Records = strings.Join(incomplete, "; "), info.Results
+	return rec, nil
 }
 
 // readClientView collects the acknowledged and failed writes of a results file.
-func readClientView(path string, id Identity) (cards, acts clientView, err error) {
+func readClientView(path string, id Identity) (cards, acts clientView, info resultsfile.Info, err error) {
 	cards, acts = newClientView(), newClientView()
 	var idErr error // the first user whose identity failed; the rest is skipped
-	_, err = resultsfile.ReadFile(path, reports.SinkFunc(func(r *reports.Result) {
+	info, err = resultsfile.ReadFile(path, reports.SinkFunc(func(r *reports.Result) {
 		if idErr == nil {
 			idErr = viewResult(r, id, &cards, &acts)
 		}
 	}))
 	if idErr != nil {
-		return cards, acts, idErr
+		return cards, acts, info, idErr
 	}
-	return cards, acts, err
+	return cards, acts, info, err
 }
 
 // viewResult records what one result told its client about a write.
@@ -129,29 +156,77 @@ func viewResult(r *reports.Result, id Identity, cards, acts *clientView) error {
 	return nil
 }
 
+// ErrNotAudit is wrapped by FetchAudit's errors when base is not the
+// reference stack's audit endpoint: malformed, unreachable, not answering
+// in time, or answering with something other than an audit report. The
+// CLI reports it as bad input naming --target.
+var ErrNotAudit = errors.New("not the reference stack's audit endpoint")
+
+// auditClient fetches audit reports: a stack that stops answering must
+// not hang the audit. The report of a launch day is tens of megabytes, so
+// the whole fetch may take minutes; the headers may not.
+var auditClient = &http.Client{
+	Timeout:   5 * time.Minute,
+	Transport: &http.Transport{ResponseHeaderTimeout: 30 * time.Second, DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext},
+}
+
 // FetchAudit reads GET base/admin/audit.
 func FetchAudit(ctx context.Context, base string) (*AuditReport, error) {
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: %q is not an http:// or https:// URL", ErrNotAudit, reports.Printable(clipText(base, 80)))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(base, "/")+"/admin/audit", nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrNotAudit, err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := auditClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("audit: %w: %w", ErrNotAudit, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("audit: %s answered %s", req.URL, resp.Status)
+		return nil, fmt.Errorf("audit: %w: %s answered %s", ErrNotAudit, req.URL, resp.Status)
 	}
-	var report AuditReport
-	if err := json.NewDecoder(resp.Body).Decode(&report); err != nil {
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return nil, fmt.Errorf("audit: %w: %s answered %q, not JSON", ErrNotAudit, req.URL, reports.Printable(clipText(ct, 60)))
+	}
+	var doc struct {
+		Citizens    *json.RawMessage `json:"citizens"`
+		Cards       *[]Card          `json:"cards"`
+		Activations *[]Activation    `json:"activations"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, fmt.Errorf("audit: reading %s: %w", req.URL, err)
 	}
-	return &report, nil
+	if doc.Cards == nil || doc.Activations == nil {
+		return nil, fmt.Errorf("audit: %w: %s has no cards and activations", ErrNotAudit, req.URL)
+	}
+	return &AuditReport{Cards: *doc.Cards, Activations: *doc.Activations}, nil
+}
+
+// clipText cuts s to at most n bytes for a message.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // Reconcile compares the stack's stored writes with the client's view.
 func Reconcile(report *AuditReport, cards, acts clientView) *Reconciliation {
+	return reconcile(report, cards, acts, false)
+}
+
+// reconcile is Reconcile; with incomplete results, stored writes with no
+// record at all are Unrecorded rather than Phantom.
+func reconcile(report *AuditReport, cards, acts clientView, incomplete bool) *Reconciliation {
 	storedCards := map[string]int{}
 	for _, c := range report.Cards {
 		storedCards[c.FiscalCode+"/"+c.HPAN]++
@@ -160,10 +235,10 @@ func Reconcile(report *AuditReport, cards, acts clientView) *Reconciliation {
 	for _, a := range report.Activations {
 		storedActs[a.FiscalCode+"/"+a.HPAN]++
 	}
-	return &Reconciliation{Cards: tally(storedCards, cards), Activations: tally(storedActs, acts)}
+	return &Reconciliation{Cards: tally(storedCards, cards, incomplete), Activations: tally(storedActs, acts, incomplete)}
 }
 
-func tally(stored map[string]int, client clientView) Tally {
+func tally(stored map[string]int, client clientView, incomplete bool) Tally {
 	t := Tally{Acknowledged: len(client.acked), Stored: len(stored)}
 	for key := range client.acked {
 		if stored[key] == 0 {
@@ -177,6 +252,8 @@ func tally(stored map[string]int, client clientView) Tally {
 		case client.acked[key]:
 		case client.attempted[key]:
 			t.PhantomAfterFail++
+		case incomplete:
+			t.Unrecorded++
 		default:
 			t.Phantom = append(t.Phantom, key)
 		}
@@ -200,6 +277,12 @@ func (r *Reconciliation) WriteTable(w io.Writer) error {
 	}
 	if err := t.Render(); err != nil {
 		return err
+	}
+	if r.Incomplete != "" {
+		if _, err := fmt.Fprintf(w, "results incomplete: %s; reconciled over the %d complete records, and %d cards and %d activations stored without a record are not judged\n",
+			r.Incomplete, r.Records, r.Cards.Unrecorded, r.Activations.Unrecorded); err != nil {
+			return err
+		}
 	}
 	verdict := "audit: PASS: nothing acknowledged was lost or duplicated"
 	if !r.OK() {

@@ -93,9 +93,17 @@ func Serve(ctx context.Context, cfg Config, addr string) error {
 	return s.Close()
 }
 
+// Errors of a stack that cannot start with what it was given, so a command
+// line can name the flag at fault.
+var (
+	ErrListen   = errors.New("cannot listen on the address")
+	ErrDatabase = errors.New("cannot open the database")
+	ErrConfig   = errors.New("invalid stack configuration")
+)
+
 func start(ctx context.Context, cfg Config, addr string) (*Server, error) {
 	if errs := cfg.Validate(); len(errs) > 0 {
-		return nil, fmt.Errorf("stack config: %w", errors.Join(errs...))
+		return nil, fmt.Errorf("stack config: %w: %w", ErrConfig, errors.Join(errs...))
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, served: make(chan struct{})}
@@ -110,7 +118,7 @@ func start(ctx context.Context, cfg Config, addr string) (*Server, error) {
 	}
 	store, err := OpenStore(ctx, dsn, cfg.DBConns)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("stack: %w", err), s.removeTemp())
+		return nil, errors.Join(fmt.Errorf("stack: %w: %w", ErrDatabase, err), s.removeTemp())
 	}
 	s.store = store
 	fail := func(err error) (*Server, error) {
@@ -134,7 +142,7 @@ func start(ctx context.Context, cfg Config, addr string) (*Server, error) {
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fail(fmt.Errorf("stack: listen on %s: %w", addr, err))
+		return fail(fmt.Errorf("stack: %w %s: %w", ErrListen, addr, err))
 	}
 	s.URL = baseURL(ln.Addr())
 	s.banks = newBanks(cfg)

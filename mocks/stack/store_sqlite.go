@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -29,6 +30,14 @@ const (
 // openSQLite opens (creating if needed) the SQLite database at path with one
 // writer and readers reader connections, and migrates it.
 func openSQLite(ctx context.Context, path string, readers int) (Store, error) {
+	// Created owner-only before SQLite opens it: the database holds the
+	// token secret and every citizen's wallet. SQLite gives its -wal and
+	// -shm files the database's own permissions.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
+	f.Close()
 	w, err := sql.Open("sqlite", path+sqliteWriterParams)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)

@@ -3,7 +3,10 @@ package stack
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -210,4 +213,29 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 			t.Fatal("migrate accepted a database from a newer stack")
 		}
 	})
+}
+
+// The SQLite database holds the token secret and the wallets: it and its
+// journal files are the owner's alone, whatever the umask.
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "stack.db")
+	s, err := OpenStore(context.Background(), path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.TokenSecret(context.Background(), []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s has mode %v: readable by others", filepath.Base(name), perm)
+		}
+	}
 }
