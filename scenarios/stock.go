@@ -84,3 +84,13 @@ func stockNames() []string {
 	slices.Sort(names)
 	return names
 }
+
+// StockFile returns the YAML source of the stock scenario called name, for
+// shipping it elsewhere (a Kubernetes ConfigMap); false when there is none.
+func StockFile(name string) ([]byte, bool) {
+	if !slices.Contains(stockNames(), name) {
+		return nil, false
+	}
+	src, err := stockFS.ReadFile("stock/" + name + ".yaml")
+	return src, err == nil
+}

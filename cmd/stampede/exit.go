@@ -9,6 +9,7 @@ import (
 	"github.com/stampede-load/stampede/mocks/bank"
 	"github.com/stampede-load/stampede/mocks/stack"
 	"github.com/stampede-load/stampede/replay"
+	"github.com/stampede-load/stampede/replay/k8s"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/merge"
 	"github.com/stampede-load/stampede/reports/render"
@@ -36,7 +37,7 @@ var (
 )
 
 // badInput lists the errors the packages mark as the user's to fix.
-var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, stack.ErrUnknownProfile, sim.ErrInvalidModel, merge.ErrBadInput, render.ErrBadInput}
+var badInput = []error{errUsage, reports.ErrNotComparable, scenarios.ErrInvalid, replay.ErrBadInput, bank.ErrInvalidConfig, stack.ErrUnknownProfile, sim.ErrInvalidModel, merge.ErrBadInput, render.ErrBadInput, k8s.ErrBadInput}
 
 // exitCode maps an error returned by execute to the process exit code.
 func exitCode(err error) int {

@@ -39,6 +39,7 @@ and how it fails.`,
 		newCmdMerge(st),
 		newCmdCompare(st),
 		newCmdReport(st),
+		newCmdK8s(st),
 		newCmdVersion(st),
 	)
 	return root
