@@ -280,39 +280,48 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 	return a, nil
 }
 
-// AddLatencies adds the latencies of the requests of one step due in one
-// second (Unix seconds; untimed false for requests with no intended time)
-// to the run's, the step's and the series' histograms: the inverse of
-// recording them one by one, exactly. h must have the geometry of
-// NewLatencyHistogram. It reports an error for a step the tally does not
-// know, so latencies never land where no counter accounts for them.
-func (a *Accumulator) AddLatencies(journey, step string, dueSec int64, timed bool, h *hdr.PackedHistogram) error {
+// Bucket is one bucket of a latency histogram: the lowest value it holds
+// (µs) and how many latencies it counts.
+type Bucket struct {
+	Value, Count int64
+}
+
+// AddStepLatencies adds the latencies of one step's requests due in one
+// second (Unix seconds; timed false for requests with no intended time),
+// as the buckets of a histogram with the geometry of NewLatencyHistogram,
+// to the step's histogram and the step's series: the inverse of recording
+// them one by one, exactly (the run's histogram and series follow from the
+// steps' in CompleteLatencies). It reports an error for a step the tally
+// does not know, so latencies never land where no counter accounts for
+// them.
+func (a *Accumulator) AddStepLatencies(journey, step string, dueSec int64, timed bool, buckets []Bucket) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if h.SignificantFigures() != histSigFigs || h.LowestTrackableValue() != histLowestUs {
-		return fmt.Errorf("latencies of %q: histogram of %d significant figures from %d, want %d from %d",
-			stepName(stepKey{journey, step}), h.SignificantFigures(), h.LowestTrackableValue(), histSigFigs, histLowestUs)
-	}
-	st := a.steps[stepKey{journey, step}]
-	if st == nil {
-		return fmt.Errorf("latencies of step %q, which the counters do not have", stepName(stepKey{journey, step}))
-	}
-	if h.TotalCount() == 0 {
+	k := stepKey{journey, step}
+	st := a.steps[k]
+	switch {
+	case st == nil:
+		return fmt.Errorf("latencies of step %q, which the counters do not have", stepName(k))
+	case timed && (dueSec < -maxSeriesSec || dueSec > maxSeriesSec):
+		return fmt.Errorf("latencies of second %d: not a time", dueSec)
+	case len(buckets) == 0:
 		return nil
 	}
-	if dropped := h.MergeInto(st.latency); dropped > 0 {
-		return fmt.Errorf("latencies of %q: %d values out of range", stepName(st.key), dropped)
+	for _, b := range buckets {
+		if st.latency.RecordValues(b.Value, b.Count) != nil {
+			return fmt.Errorf("latencies of %q: %d values of %d µs out of range", stepName(k), b.Count, b.Value)
+		}
 	}
-	h.MergeInto(a.latency)
 	if !timed {
 		return nil
 	}
-	for _, ser := range []*series{&a.series, &st.series} {
-		p := ser.at(dueSec)
-		if p.lat == nil {
-			p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
-		}
-		p.lat.Merge(h)
+	p := st.series.at(dueSec)
+	if p.lat == nil {
+		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+	}
+	for _, b := range buckets {
+		// Ascending buckets into the second's histogram: mostly appends.
+		_ = p.lat.RecordValues(b.Value, b.Count)
 	}
 	return nil
 }
@@ -375,16 +384,48 @@ func decodeHist(s, field string) (*hdr.Histogram, error) {
 	return h, nil
 }
 
-// CheckLatencies reports the first step whose latency histogram does not
-// hold exactly one latency per request sent: after RestoreAccumulator and
-// AddLatencies, a sign that the latencies and the counters are not of the
-// same run, or that one of them was cut short.
-func (a *Accumulator) CheckLatencies() error {
+// CompleteLatencies ends a restore (RestoreAccumulator, then
+// AddStepLatencies for every interval of the run): it sets the run's
+// latency histogram and series latencies from its steps', and reports the
+// first step, or second of the series, whose latencies are not exactly one
+// per request sent, a sign that the latencies and the counters are not of
+// the same run, or that one of them was cut short.
+func (a *Accumulator) CompleteLatencies() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.latency.Reset()
+	a.series.flushAll()
+	for _, st := range a.stepOrder {
+		a.latency.Merge(st.latency)
+		if st.series.width > a.series.width {
+			return fmt.Errorf("step %q has a coarser series (%d s) than the run's (%d s)", stepName(st.key), st.series.width, a.series.width)
+		}
+		for i := range st.series.points {
+			sp := &st.series.points[i]
+			if sp.lat == nil || sp.lat.TotalCount() == 0 {
+				continue
+			}
+			p := a.series.at((st.series.base + int64(i)) * st.series.width)
+			if p.lat == nil {
+				p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+			}
+			p.lat.Merge(sp.lat)
+		}
+	}
 	for _, st := range a.stepOrder {
 		if n, want := st.latency.TotalCount(), st.counts.requests-st.counts.dropped; n != want {
 			return fmt.Errorf("step %q has %d latencies for %d requests sent", stepName(st.key), n, want)
+		}
+	}
+	a.series.flushAll()
+	for i := range a.series.points {
+		p := &a.series.points[i]
+		var n int64
+		if p.lat != nil {
+			n = p.lat.TotalCount()
+		}
+		if want := p.offered - p.dropped; n != want {
+			return fmt.Errorf("second %d has %d latencies for %d requests sent", (a.series.base+int64(i))*a.series.width, n, want)
 		}
 	}
 	return nil

@@ -66,7 +66,7 @@ to copy the run folders out for 'stampede merge'. Flags after -- go to every sha
 }
 
 // flagsK8sSets are the run flags the manifests set themselves.
-var flagsK8sSets = []string{"target", "shard", "shard-index", "shards", "start-at", "start-tolerance", "results", "out", "quiet", "url"}
+var flagsK8sSets = []string{"target", "shard", "shard-index", "shards", "start-at", "start-tolerance", "results", "out", "url"}
 
 func k8sRun(st *state, o *k8sOptions) error {
 	switch {

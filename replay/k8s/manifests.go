@@ -163,8 +163,7 @@ func Build(o Options) (*Manifests, error) {
 		"--shard-index", "$(" + IndexEnv + ")", "--shards", strconv.Itoa(o.Shards),
 		"--start-at", o.StartAt.UTC().Format(time.RFC3339Nano), "--start-tolerance", o.StartTolerance.String(),
 		"--results", o.Results,
-		"--out", ShardDir(o.Name, "$("+IndexEnv+")"),
-		"--quiet"}
+		"--out", ShardDir(o.Name, "$("+IndexEnv+")")}
 	args = append(args, o.RunArgs...)
 	n := int32(o.Shards)
 	zero := int32(0)

@@ -28,12 +28,15 @@ const horizon = 30
 
 // Interval is one entry of an interval log: the latencies (µs, the
 // geometry of reports.NewLatencyHistogram) of one step's requests due in
-// one second.
+// one second. The step's and the run's histograms and per-second series
+// all follow from them.
 type Interval struct {
 	Journey, Step string
-	Sec           int64 // Unix second the requests were due in
-	Timed         bool  // false for requests with no intended time (Sec is 0)
-	Hist          *hdr.PackedHistogram
+	Sec           int64            // Unix second the requests were due in
+	Timed         bool             // false for requests with no intended time (Sec is 0)
+	Buckets       []reports.Bucket // the histogram's populated buckets, ascending; ReadIntervals reuses the slice
+
+	line string // the entry as read, so a merge passes it on without encoding it again
 }
 
 type intervalKey struct {
@@ -44,10 +47,11 @@ type intervalKey struct {
 
 // IntervalWriter is a reports.Sink that writes the latencies of the
 // results it is given as an HdrHistogram interval log (format 1.3, which
-// HdrHistogram's own tools read): one entry per step and due second,
-// tagged "JOURNEY/STEP" (each part URL-query-escaped), timestamps in
-// absolute seconds, values in µs. Memory holds only the intervals still
-// open, whatever the run's length. Call Close once the run has ended.
+// HdrHistogram's own tools read), timestamps in absolute seconds, values
+// in µs: for each step and second an entry tagged "JOURNEY/STEP" (each
+// part URL-query-escaped).
+// Memory holds only the intervals still open, whatever the run's length.
+// Call Close once the run has ended.
 type IntervalWriter struct {
 	bw     *bufio.Writer
 	lw     *hdr.HistogramLogWriter
@@ -72,7 +76,7 @@ func NewIntervalWriter(w io.Writer) *IntervalWriter {
 	return iw
 }
 
-// Add records r's latency in its interval.
+// Add records r's latency in its intervals.
 func (w *IntervalWriter) Add(r *reports.Result) {
 	us, timed := reports.HistogramValue(r)
 	if !timed {
@@ -81,18 +85,16 @@ func (w *IntervalWriter) Add(r *reports.Result) {
 	k := intervalKey{journey: r.Journey, step: r.Step}
 	if !r.Intended.IsZero() {
 		k.sec, k.timed = r.Intended.Unix(), true
-	}
-	h := w.open[k]
-	if h == nil {
-		h = newPacked()
-		w.open[k] = h
-	}
-	_ = h.RecordValue(us)
-	if !r.Intended.IsZero() {
 		if end := r.End().Unix(); end > w.newest {
 			w.newest = end
 		}
 	}
+	h := w.open[k]
+	if h == nil {
+		h = packed(reports.NewLatencyHistogram())
+		w.open[k] = h
+	}
+	_ = h.RecordValue(us)
 	if w.newest > w.swept {
 		w.swept = w.newest
 		w.write(func(k intervalKey) bool { return k.timed && k.sec < w.newest-horizon })
@@ -144,13 +146,28 @@ func (w *IntervalWriter) writeInterval(k intervalKey, h *hdr.PackedHistogram) {
 }
 
 // WriteInterval writes one interval as it is, for a merge that passes a
-// run's intervals on to its own log.
+// run's intervals on to its own log: an entry read by ReadIntervals is
+// copied as it was read (compressing a histogram again costs more than
+// everything else a merge does).
 func (w *IntervalWriter) WriteInterval(iv *Interval) {
-	w.writeInterval(intervalKey{iv.Journey, iv.Step, iv.Sec, iv.Timed}, iv.Hist)
+	if iv.line == "" {
+		k := intervalKey{iv.Journey, iv.Step, iv.Sec, iv.Timed}
+		h := packed(reports.NewLatencyHistogram())
+		for _, b := range iv.Buckets {
+			_ = h.RecordValues(b.Value, b.Count)
+		}
+		w.writeInterval(k, h)
+		return
+	}
+	if w.err == nil {
+		_, w.err = w.bw.WriteString(iv.line)
+	}
+	if w.err == nil {
+		w.err = w.bw.WriteByte('\n')
+	}
 }
 
-func newPacked() *hdr.PackedHistogram {
-	h := reports.NewLatencyHistogram()
+func packed(h *hdr.Histogram) *hdr.PackedHistogram {
 	return hdr.NewPacked(h.LowestTrackableValue(), h.HighestTrackableValue(), int(h.SignificantFigures()))
 }
 
@@ -159,6 +176,19 @@ func newPacked() *hdr.PackedHistogram {
 // one.
 func stepTag(journey, step string) string {
 	return url.QueryEscape(journey) + "/" + url.QueryEscape(step)
+}
+
+// copyEntries copies the entries of an interval log to w as they are,
+// leaving out its header.
+func copyEntries(w *IntervalWriter, r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), maxIntervalLine)
+	for sc.Scan() {
+		if line := sc.Text(); strings.HasPrefix(line, "Tag=") {
+			w.WriteInterval(&Interval{line: line})
+		}
+	}
+	return sc.Err()
 }
 
 // maxIntervalLine bounds one log line: a full 3-digit histogram encodes in
@@ -174,13 +204,14 @@ const maxIntervalLine = 4 << 20
 func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxIntervalLine)
-	want := reports.NewLatencyHistogram()
+	want := geometryOf(reports.NewLatencyHistogram())
+	var d histDecoder
 	for line := 1; sc.Scan(); line++ {
 		text := sc.Text()
 		if text == "" || text[0] == '#' || strings.HasPrefix(text, `"StartTimestamp"`) {
 			continue
 		}
-		iv, err := parseInterval(text, want)
+		iv, err := parseInterval(text, &d, want)
 		if err != nil {
 			return &resultsfile.LineError{File: name, Line: line, Err: err}
 		}
@@ -194,7 +225,7 @@ func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
 	return nil
 }
 
-func parseInterval(text string, want *hdr.Histogram) (*Interval, error) {
+func parseInterval(text string, d *histDecoder, want geometry) (*Interval, error) {
 	rest, ok := strings.CutPrefix(text, "Tag=")
 	if !ok {
 		return nil, errors.New("interval without a Tag=JOURNEY/STEP")
@@ -209,28 +240,22 @@ func parseInterval(text string, want *hdr.Histogram) (*Interval, error) {
 	iv.Journey, ej = url.QueryUnescape(j)
 	iv.Step, es = url.QueryUnescape(s)
 	if !ok || strings.Contains(s, "/") || ej != nil || es != nil {
-		return nil, fmt.Errorf("tag %q: want JOURNEY/STEP, each query-escaped", fields[0])
+		return nil, fmt.Errorf("tag %q: want JOURNEY/STEP, each part query-escaped", fields[0])
 	}
 	start, err := strconv.ParseFloat(fields[1], 64)
-	if err != nil || start < 0 || start > math.MaxInt32*8 || start != math.Trunc(start) {
+	if err != nil || start < 0 || start > 1<<40 || start != math.Trunc(start) {
 		return nil, fmt.Errorf("start %q: want whole seconds since the epoch", fields[1])
 	}
-	if length, err := strconv.ParseFloat(fields[2], 64); err != nil || length != 1 {
+	if l, err := strconv.ParseFloat(fields[2], 64); err != nil || l != 1 {
 		return nil, fmt.Errorf("length %q: want 1 second", fields[2])
 	}
 	if _, err := strconv.ParseFloat(fields[3], 64); err != nil {
 		return nil, fmt.Errorf("max %q: not a number", fields[3])
 	}
-	h, err := hdr.DecodePacked([]byte(fields[4]))
+	buckets, err := d.decode(fields[4], want)
 	if err != nil {
-		return nil, fmt.Errorf("histogram: %w", err)
+		return nil, err
 	}
-	if h.SignificantFigures() != want.SignificantFigures() || h.LowestTrackableValue() != want.LowestTrackableValue() ||
-		h.HighestTrackableValue() != want.HighestTrackableValue() {
-		return nil, fmt.Errorf("histogram of %d significant figures over [%d, %d], want %d over [%d, %d]",
-			h.SignificantFigures(), h.LowestTrackableValue(), h.HighestTrackableValue(),
-			want.SignificantFigures(), want.LowestTrackableValue(), want.HighestTrackableValue())
-	}
-	iv.Sec, iv.Timed, iv.Hist = int64(start), start != 0, h
+	iv.Sec, iv.Timed, iv.Buckets, iv.line = int64(start), start != 0, buckets, text
 	return iv, nil
 }

@@ -16,8 +16,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/stampede-load/stampede/reports"
 )
@@ -49,7 +51,7 @@ func Load(dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	acc, err := restore(dir, c, nil)
+	acc, err := restore(dir, c)
 	if err != nil {
 		return nil, err
 	}
@@ -78,27 +80,30 @@ func Runs(dirs []string, out string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tee *IntervalWriter
-	var hlog *os.File
-	if out != "" {
-		if err := os.MkdirAll(out, 0o755); err != nil {
-			return nil, fmt.Errorf("merge: %w", err)
-		}
-		if hlog, err = os.Create(filepath.Join(out, IntervalsFile)); err != nil {
-			return nil, fmt.Errorf("merge: %w", err)
-		}
-		defer hlog.Close()
-		tee = NewIntervalWriter(hlog)
+	// Each folder restores on its own, in parallel; then they merge in
+	// the order given.
+	accs := make([]*reports.Accumulator, len(dirs))
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), len(dirs)) {
+		wg.Go(func() {
+			for i := range work {
+				accs[i], errs[i] = restore(dirs[i], cs[i])
+			}
+		})
 	}
-	var acc *reports.Accumulator
-	for i, d := range dirs {
-		a, err := restore(d, cs[i], tee)
-		if err != nil {
-			return nil, err
-		}
-		if acc == nil {
-			acc = a
-		} else if err := acc.Merge(a); err != nil {
+	for i := range dirs {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	acc := accs[0]
+	for _, a := range accs[1:] {
+		if err := acc.Merge(a); err != nil {
 			return nil, err
 		}
 	}
@@ -106,8 +111,11 @@ func Runs(dirs []string, out string) (*Run, error) {
 	if out == "" {
 		return run, nil
 	}
-	if err := tee.Close(); err != nil {
-		return nil, fmt.Errorf("merge: %s: %w", hlog.Name(), err)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("merge: %w", err)
+	}
+	if err := writeIntervals(filepath.Join(out, IntervalsFile), dirs); err != nil {
+		return nil, err
 	}
 	if err := WriteCounters(filepath.Join(out, CountersFile), &Counters{Header: h, Tally: acc.Tally()}); err != nil {
 		return nil, err
@@ -116,6 +124,33 @@ func Runs(dirs []string, out string) (*Run, error) {
 		return nil, err
 	}
 	return run, nil
+}
+
+// writeIntervals writes the merged run's interval log: every entry of the
+// folders' logs, as they are (entries add up, so the log of all the shards'
+// requests is their entries together).
+func writeIntervals(path string, dirs []string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("merge: %w", err)
+	}
+	defer f.Close()
+	w := NewIntervalWriter(f)
+	for _, d := range dirs {
+		src, err := os.Open(filepath.Join(d, IntervalsFile))
+		if err != nil {
+			return fmt.Errorf("merge: %w", err)
+		}
+		err = copyEntries(w, src)
+		src.Close()
+		if err != nil {
+			return fmt.Errorf("merge: %s: %w", src.Name(), err)
+		}
+	}
+	if err := errors.Join(w.Close(), f.Close()); err != nil {
+		return fmt.Errorf("merge: %s: %w", path, err)
+	}
+	return nil
 }
 
 func readCounters(dir string) (*Counters, error) {
@@ -132,8 +167,8 @@ func readCounters(dir string) (*Counters, error) {
 }
 
 // restore rebuilds one folder's accumulator from its counters and its
-// interval log, passing each interval on to tee when there is one.
-func restore(dir string, c *Counters, tee *IntervalWriter) (*reports.Accumulator, error) {
+// interval log.
+func restore(dir string, c *Counters) (*reports.Accumulator, error) {
 	cpath := filepath.Join(dir, CountersFile)
 	acc, err := reports.RestoreAccumulator(c.Tally)
 	if err != nil {
@@ -146,18 +181,12 @@ func restore(dir string, c *Counters, tee *IntervalWriter) (*reports.Accumulator
 	}
 	defer f.Close()
 	err = ReadIntervals(f, path, func(iv *Interval) error {
-		if err := acc.AddLatencies(iv.Journey, iv.Step, iv.Sec, iv.Timed, iv.Hist); err != nil {
-			return err
-		}
-		if tee != nil {
-			tee.WriteInterval(iv)
-		}
-		return nil
+		return acc.AddStepLatencies(iv.Journey, iv.Step, iv.Sec, iv.Timed, iv.Buckets)
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := acc.CheckLatencies(); err != nil {
+	if err := acc.CompleteLatencies(); err != nil {
 		return nil, fmt.Errorf("%w: %s and %s disagree: %w", ErrBadInput, path, cpath, err)
 	}
 	return acc, nil
