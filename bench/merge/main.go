@@ -22,6 +22,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
@@ -89,16 +90,17 @@ func run() error {
 		defer pprof.StopCPUProfile()
 	}
 	began = time.Now()
+	cpu0 := cpuTime()
 	m, err := merge.Runs(dirs, filepath.Join(work, "merged"))
 	if err != nil {
 		return err
 	}
-	took := time.Since(began)
+	took, cpu := time.Since(began), cpuTime()-cpu0
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	s := m.Summary()
-	fmt.Printf("merged %d shards (%d requests, p99 %.1f ms) into %s in %s; heap in use after: %.1f MB\n",
-		*shards, s.Requests, s.Latency.P99, filepath.Join(work, "merged"), took.Round(time.Millisecond), mb(int64(ms.HeapInuse)))
+	fmt.Printf("merged %d shards (%d requests, p99 %.1f ms) in %s (CPU %s on %d cores); heap in use after: %.1f MB\n",
+		*shards, s.Requests, s.Latency.P99, took.Round(time.Millisecond), cpu.Round(time.Millisecond), runtime.GOMAXPROCS(0), mb(int64(ms.HeapInuse)))
 	return nil
 }
 
@@ -177,6 +179,13 @@ func fileSize(path string) int64 {
 		return 0
 	}
 	return fi.Size()
+}
+
+// cpuTime is the process's user and system time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func mb(n int64) float64 { return float64(n) / 1e6 }
