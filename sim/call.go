@@ -79,13 +79,19 @@ func (cl *call) try(now time.Duration) {
 		cl.probe = probe
 	}
 	cl.gen++
-	r.callTimeout.After(cl, cl.gen*callTags+tagCallTimeout)
+	gen := cl.gen
 	if r.pool != nil {
 		cl.phase = phaseConn
 		r.pool.Arrive(&cl.conn)
-		return
+	} else {
+		cl.toStation(now)
 	}
-	cl.toStation(now)
+	// Only an attempt that waits (for a connection, in the station's
+	// queue), asks a bank behind it, or is served too slowly can time out;
+	// the others need no timer.
+	if cl.gen == gen && (cl.phase != phaseStation || cl.iban || !cl.station.ServedBy(now+r.m.Stack.CallTimeout)) {
+		r.callTimeout.After(cl, gen*callTags+tagCallTimeout)
+	}
 }
 
 func (cl *call) toStation(now time.Duration) {

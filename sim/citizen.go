@@ -29,9 +29,13 @@ type citizen struct {
 	waiting  int // calls of the current operation still running
 	failed   []string
 	worst    failKind
-	pending  bool                     // a poll found a search still pending
-	vars     uint64                   // the user variables extracted so far, one bit each (run.varBit)
-	searches [maxFanOut]time.Duration // when each processor took the co-badge search; 0: it did not
+	pending  bool          // a poll found a search still pending
+	vars     uint64        // the user variables extracted so far, one bit each (run.varBit)
+	deadline time.Duration // when the app gives up on the current request
+	armed    bool          // its timeout is scheduled
+
+	overheadDone bool                     // the stack's own time was spent before the request's due event
+	searches     [maxFanOut]time.Duration // when each processor took the co-badge search; 0: it did not
 }
 
 // event tags of a citizen, below its request generation
@@ -54,7 +58,18 @@ func (c *citizen) next() {
 	}
 	c.att = a
 	c.gen++
-	c.r.e.At(a.Due.Sub(c.r.o.Start), c, c.tag(tagDue))
+	c.armed = false
+	at := a.Due.Sub(c.r.o.Start)
+	if r := c.r; r.overhead != nil && r.m.Stack.Admission == 0 {
+		// With no admission limit to pass first, the stack's own time
+		// can be drawn now: the request reaches its route that much
+		// after it was due, one event instead of two.
+		c.overheadDone = true
+		at += r.overhead.draw()
+	} else {
+		c.overheadDone = false
+	}
+	c.r.e.At(at, c, c.tag(tagDue))
 }
 
 // Act fires the citizen's events: a request falls due, the app or the
@@ -97,7 +112,10 @@ func (c *citizen) send(now time.Duration) {
 		}
 	}
 	c.busy = true
-	c.rt.timeout.After(c, c.tag(tagClientTimeout))
+	c.deadline = c.att.Due.Sub(r.o.Start) + c.rt.timeout
+	if now >= c.deadline {
+		c.arm()
+	}
 	if adm := r.m.Stack.Admission; adm > 0 {
 		if r.inFlight >= adm {
 			c.answer(503, "OVERLOADED", c.rt.ShedMessage, "stack", now)
@@ -108,8 +126,12 @@ func (c *citizen) send(now time.Duration) {
 	}
 	c.op = 0
 	c.pending = false
-	if r.overhead != nil {
-		r.e.At(now+r.overhead.draw(), c, c.tag(tagOverhead))
+	if r.overhead != nil && !c.overheadDone {
+		at := now + r.overhead.draw()
+		if at >= c.deadline {
+			c.arm()
+		}
+		r.e.At(at, c, c.tag(tagOverhead))
 		return
 	}
 	c.do(now)
@@ -135,12 +157,21 @@ func (c *citizen) do(now time.Duration) {
 			st = r.dbWrite
 		}
 		c.dbSeq++
-		r.dbTimeout.After(c, c.dbSeq*citizenTags+tagDBTimeout)
 		st.Arrive(&c.db)
+		if c.busy && !c.db.ServedBy(now+r.m.Stack.DBTimeout) {
+			// Only a visit that waits, or is served too slowly, can
+			// time out: the others need no timer.
+			r.dbTimeout.After(c, c.dbSeq*citizenTags+tagDBTimeout)
+		}
+		if c.busy && !c.db.ServedBy(c.deadline) {
+			c.arm()
+		}
 	case OpCall, OpIBAN:
+		c.arm()
 		c.waiting = 1
 		c.calls[0].start(o.stations[0], o.kind == OpIBAN, now)
 	case OpFanOut, OpSearchStart, OpSearchPoll:
+		c.arm()
 		targets := o.stations
 		if r.m.Stack.Sequential {
 			c.waiting = 1
@@ -163,6 +194,17 @@ func (c *citizen) do(now time.Duration) {
 				c.calls[i].start(d, false, now)
 			}
 		}
+	}
+}
+
+// arm sets the app's timeout of the current request, once it may be
+// needed: before a downstream call, a database wait, or a stack overhead
+// that could outlast it. A request that ends sooner, as most do, never
+// schedules one.
+func (c *citizen) arm() {
+	if !c.armed {
+		c.armed = true
+		c.r.e.At(c.deadline, c, c.tag(tagClientTimeout))
 	}
 }
 

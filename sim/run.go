@@ -138,9 +138,9 @@ type run struct {
 type route struct {
 	*Route
 	ops     []op
-	needs   uint64 // user variables the step's request needs, one bit each
-	gives   uint64 // user variables its success extracts
-	timeout *Delay // the app's timeout for the step
+	needs   uint64        // user variables the step's request needs, one bit each
+	gives   uint64        // user variables its success extracts
+	timeout time.Duration // the app's timeout for the step
 }
 
 type op struct {
@@ -231,7 +231,7 @@ func newRun(o Options) (*run, error) {
 		if timeout <= 0 {
 			timeout = 10 * time.Second
 		}
-		rt := &route{Route: mr, timeout: r.e.Delay(timeout)}
+		rt := &route{Route: mr, timeout: timeout}
 		for _, v := range st.Vars() {
 			rt.needs |= bits.bit(v)
 		}

@@ -76,6 +76,7 @@ type Visit struct {
 	state   visitState
 	Arrived time.Duration
 	Started time.Duration // when it got a server
+	Ends    time.Duration // when its service ends, once a timed station granted it a server
 }
 
 type visitState uint8
@@ -91,6 +92,13 @@ const (
 	tagServed = iota
 	tagMaxWait
 )
+
+// ServedBy reports whether the visit holds a server of a timed station
+// and will have been served by t: whatever the queue does, nothing can
+// stop it before then but its client.
+func (v *Visit) ServedBy(t time.Duration) bool {
+	return v.state == serving && v.st.timed && v.Ends <= t
+}
 
 // Wait returns how long the visit waited for a server.
 func (v *Visit) Wait() time.Duration { return v.Started - v.Arrived }
@@ -120,7 +128,8 @@ func (s *Station) grant(v *Visit, now time.Duration) {
 	s.busy++
 	v.state, v.Started = serving, now
 	if s.timed {
-		s.e.At(now+s.svc.draw(), v, v.gen<<1|tagServed)
+		v.Ends = now + s.svc.draw()
+		s.e.At(v.Ends, v, v.gen<<1|tagServed)
 		return
 	}
 	v.Client.Done(v, now, Served)

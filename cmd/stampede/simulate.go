@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,9 @@ import (
 	"github.com/stampede-load/stampede/sim"
 	"github.com/stampede-load/stampede/sim/reference"
 )
+
+// simMemoryLimit is the soft memory limit of a simulation: 384 MiB.
+const simMemoryLimit = 384 << 20
 
 // simulateOptions are the flags of `stampede simulate`.
 type simulateOptions struct {
@@ -148,6 +152,12 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		defer f.Close()
 		file = resultsfile.NewWriter(f, resultsfile.WithAttack(sc.Name))
 		sopts.Sinks = append(sopts.Sinks, file)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A real-scale day holds some 100,000 citizens at once; with the
+		// replay's GOGC the heap would grow to several times that before a
+		// collection. A soft limit keeps it bounded at little cost.
+		debug.SetMemoryLimit(simMemoryLimit)
 	}
 	wall := time.Now()
 	var reps *sim.Replications
