@@ -82,7 +82,7 @@ func (cl *call) try(now time.Duration) {
 	gen := cl.gen
 	if r.pool != nil {
 		cl.phase = phaseConn
-		r.pool.Arrive(&cl.conn)
+		r.poolD.arrive(&cl.conn, now)
 	} else {
 		cl.toStation(now)
 	}
@@ -145,9 +145,12 @@ func (cl *call) Act(now time.Duration, tag uint64) {
 		if cl.phase == phaseIdle || cl.phase == phasePause {
 			return
 		}
-		if cl.phase == phaseStation {
+		switch cl.phase {
+		case phaseConn:
+			cl.c.r.poolD.gaveUp(now)
+		case phaseStation:
 			cl.d.gaveUp(now)
-		} else if cl.phase == phaseBank {
+		case phaseBank:
 			cl.bankAt.gaveUp(now)
 		}
 		cl.cancelVisits()

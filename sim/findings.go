@@ -20,7 +20,7 @@ type Scales struct{ Time, Rate float64 }
 // the simulation beside what was reported on launch day.
 func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
 	var b strings.Builder
-	b.WriteString("\nWhere the model saturated (first call a station failed, by station):\n")
+	b.WriteString("\nWhere the model saturated (the first failed call at each station; pool: the stack's shared connections to the banks):\n")
 	first := []StationReport{}
 	for _, s := range out.Stations {
 		if s.FirstFailure >= 0 {
@@ -36,7 +36,7 @@ func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
 			fmt.Fprintf(&b, "  ... and %d more\n", len(first)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  +%-8s %-8s %d servers, utilisation %.0f%%: %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack)\n",
+		fmt.Fprintf(&b, "  +%-8s %-8s %d servers (busy %.0f%% of the run): %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack)\n",
 			s.FirstFailure.Round(100*time.Millisecond), s.Name, s.Servers, 100*s.Utilisation, s.Full, s.TimedOut, s.Cancelled)
 	}
 	sum := out.Summary

@@ -127,9 +127,10 @@ type run struct {
 	dbTimeout   *Delay
 	dbRead      *Station
 	dbWrite     *Station
-	pool        *Station // the naive shared connection pool, or nil
-	overhead    *sampler // the stack's own time per request, or nil
-	inFlight    int      // requests the stack handles now
+	pool        *Station    // the naive shared connection pool, or nil
+	poolD       *downstream // its statistics
+	overhead    *sampler    // the stack's own time per request, or nil
+	inFlight    int         // requests the stack handles now
 	active      []*citizen
 	free        []*citizen
 }
@@ -207,6 +208,9 @@ func newRun(o Options) (*run, error) {
 	}
 	if r.m.Stack.Pool > 0 {
 		r.pool = NewStation(&r.e, "pool", r.m.Stack.Pool, -1, 0, nil, nil)
+		spec := &StationSpec{Name: "pool", Servers: r.m.Stack.Pool, Queue: -1}
+		r.poolD = &downstream{spec: spec, st: r.pool, stats: StationReport{Name: "pool", Servers: spec.Servers, FirstFailure: -1}}
+		r.order = append([]*downstream{r.poolD}, r.order...)
 	}
 	steps := []*scenarios.Step{}
 	if r.sc.Login != nil {

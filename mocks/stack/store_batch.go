@@ -10,6 +10,10 @@ import (
 // maxBatch bounds the writes one group commit carries.
 const maxBatch = 256
 
+// GroupCommitMax is the most writes one SQLite group commit carries: the
+// simulator models the writer as that many writes committing at once.
+const GroupCommitMax = maxBatch
+
 var errStoreClosed = errors.New("store closed")
 
 // writeOp is one write waiting for a group commit.
