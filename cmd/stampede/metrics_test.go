@@ -101,7 +101,9 @@ func TestRunPushesToRemoteWrite(t *testing.T) {
 	if len(bad) > 0 || pushes == 0 {
 		t.Fatalf("%d pushes, malformed: %v", pushes, bad)
 	}
-	if len(s.Outputs) != 1 || s.Outputs[0].Pushes != int64(pushes) || s.Outputs[0].Failed != 0 || s.Outputs[0].Down {
+	// The summary counts the pushes up to the run's last one; pushing goes
+	// on until the command ends, so the receiver may have seen more.
+	if len(s.Outputs) != 1 || s.Outputs[0].Pushes < 1 || s.Outputs[0].Pushes > int64(pushes) || s.Outputs[0].Failed != 0 || s.Outputs[0].Down {
 		t.Fatalf("outputs %+v, receiver saw %d pushes", s.Outputs, pushes)
 	}
 	for _, want := range []string{"stampede_requests_total", "stampede_run_info", "shard", "1/2", "process_cpu_seconds_total"} {

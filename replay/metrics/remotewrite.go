@@ -94,11 +94,15 @@ func (p *pusher) stop() {
 	<-p.finished
 }
 
-// final pushes once more, within budget.
-func (p *pusher) final(budget time.Duration) {
+// final pushes once more, within budget, and returns how the pushes have
+// fared, that last one included: no other push can start in between.
+func (p *pusher) final(budget time.Duration) reports.OutputStatus {
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	p.pushNow(ctx)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.push(ctx)
+	return p.status()
 }
 
 // attemptTimeout bounds one attempt: half the interval, 1 s to 10 s.
@@ -110,6 +114,11 @@ func (p *pusher) attemptTimeout() time.Duration {
 func (p *pusher) pushNow(ctx context.Context) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.push(ctx)
+}
+
+// push is pushNow with p.mu held.
+func (p *pusher) push(ctx context.Context) {
 	var err error
 	p.body, err = p.encode(p.body[:0], time.Now())
 	if err == nil {

@@ -343,8 +343,7 @@ func (s *Sink) NoteSummary(sum *reports.Summary) {
 	if s.push == nil {
 		return
 	}
-	s.push.final(finalPushBudget)
-	sum.Outputs = append(sum.Outputs, s.push.status())
+	sum.Outputs = append(sum.Outputs, s.push.final(finalPushBudget))
 }
 
 // finalPushBudget bounds the last push at the end of a run.
