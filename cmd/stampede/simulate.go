@@ -34,6 +34,7 @@ type simulateOptions struct {
 	seed         int64
 	seedSet      bool
 	out          string
+	noReport     bool // leave report.html and report.md out of the run folder
 	results      string
 	format       string
 	replications int
@@ -69,6 +70,7 @@ the embedded stack uses (the scenario's embedded: defaults), capacity shrunk ali
 	f.BoolVar(&o.asEmbedded, "as-embedded", false, "use the scenario's embedded: time and rate scales and duration")
 	f.Int64Var(&o.seed, "seed", 0, "seed for user behaviour and the stations' draws (default: the scenario's)")
 	f.StringVar(&o.out, "out", "", "run folder for summary.json (default runs/TIMESTAMP-SCENARIO-sim)")
+	f.BoolVar(&o.noReport, "no-report", false, "do not write report.html and report.md into the run folder")
 	f.StringVar(&o.results, "results", "none", "results file: all (every simulated request to results.jsonl) or none")
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
 	f.IntVar(&o.replications, "replications", 1, "independent replications (different seeds): headline figures as mean ± 95% interval")
@@ -179,6 +181,11 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 	}
 	if err := reports.WriteSummaryFile(filepath.Join(dir, "summary.json"), out.Summary); err != nil {
 		return err
+	}
+	if !o.noReport {
+		if err := render.WriteFiles(dir, []*render.Run{{Name: filepath.Base(dir), Summary: out.Summary}}); err != nil {
+			return err
+		}
 	}
 	if o.format == "json" {
 		err = render.WriteJSON(st.stdout, out.Summary)

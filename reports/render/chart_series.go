@@ -11,16 +11,116 @@ import (
 	"github.com/stampede-load/stampede/reports"
 )
 
+// maxChartPoints bounds the points a time-series chart draws: a long run
+// (a simulated day has 11,000 seconds) is grouped into wider intervals,
+// so the page stays small and quick to open.
+const maxChartPoints = 1000
+
+// chartPoints returns pts, grouped into at most maxChartPoints intervals:
+// counts add up, latencies keep each group's worst (so a spike stays
+// visible), concurrency is the group's mean and the in-flight gauge its
+// peak.
+func chartPoints(pts []reports.SeriesPoint) []reports.SeriesPoint {
+	if len(pts) <= maxChartPoints {
+		return pts
+	}
+	per := (len(pts) + maxChartPoints - 1) / maxChartPoints
+	out := make([]reports.SeriesPoint, 0, maxChartPoints)
+	for i := 0; i < len(pts); i += per {
+		out = append(out, groupPoints(pts[i:min(i+per, len(pts))]))
+	}
+	return out
+}
+
+func groupPoints(g []reports.SeriesPoint) reports.SeriesPoint {
+	out := reports.SeriesPoint{T: g[0].T}
+	var busy float64
+	type key struct {
+		mode     reports.ErrorMode
+		upstream string
+	}
+	errs := map[key]int64{}
+	var order []key
+	for i := range g {
+		p := &g[i]
+		out.Width += p.Width
+		out.Offered += p.Offered
+		out.Arrivals += p.Arrivals
+		out.Sent += p.Sent
+		out.Ended += p.Ended
+		out.Goodput += p.Goodput
+		out.OK += p.OK
+		out.Failed += p.Failed
+		out.Dropped += p.Dropped
+		out.Retries += p.Retries
+		out.InFlight = max(out.InFlight, p.InFlight)
+		busy += p.Concurrency * p.Width
+		l := &out.Latency
+		l.P50, l.P90, l.P95 = max(l.P50, p.Latency.P50), max(l.P90, p.Latency.P90), max(l.P95, p.Latency.P95)
+		l.P99, l.P999, l.Max = max(l.P99, p.Latency.P99), max(l.P999, p.Latency.P999), max(l.Max, p.Latency.Max)
+		for _, e := range p.Errors {
+			k := key{e.Mode, e.Upstream}
+			if _, ok := errs[k]; !ok {
+				order = append(order, k)
+			}
+			errs[k] += e.Count
+		}
+	}
+	if out.Width > 0 {
+		out.Concurrency = busy / out.Width
+	}
+	for _, k := range order {
+		out.Errors = append(out.Errors, reports.ModeCount{Mode: k.mode, Upstream: k.upstream, Count: errs[k]})
+	}
+	return out
+}
+
+// frame places a run's series on a chart's axes: its own seconds and
+// rates, or the real day's when runs of different scales are overlaid (a
+// scaled measured run beside a real-scale simulation).
+type frame struct {
+	time float64 // multiplies seconds
+	rate float64 // multiplies rates and counts in flight
+}
+
+// frames returns each run's frame and the time axis's label.
+func frames(runs []*Run) ([]frame, string) {
+	fs := make([]frame, len(runs))
+	same := true
+	for i, r := range runs {
+		sc := scaleOf(r.Summary)
+		fs[i] = frame{time: sc.time, rate: 1 / sc.rate}
+		same = same && fs[i] == fs[0]
+	}
+	if same {
+		for i := range fs {
+			fs[i] = frame{1, 1}
+		}
+		return fs, "seconds from the start"
+	}
+	return fs, "seconds from the start, at real scale"
+}
+
 // seriesXYs maps each point with requests due to (seconds from the
 // start, f(point)).
 func seriesXYs(pts []reports.SeriesPoint, f func(p *reports.SeriesPoint) float64) plotter.XYs {
+	return framedXYs(pts, frame{1, 1}, false, f)
+}
+
+// framedXYs is seriesXYs in frame fr; rates says whether f's values are
+// rates (or counts in flight) that the frame scales.
+func framedXYs(pts []reports.SeriesPoint, fr frame, rates bool, f func(p *reports.SeriesPoint) float64) plotter.XYs {
 	xys := make(plotter.XYs, 0, len(pts))
 	for i := range pts {
 		p := &pts[i]
 		if p.Width <= 0 {
 			continue
 		}
-		xys = append(xys, plotter.XY{X: p.T, Y: f(p)})
+		y := f(p)
+		if rates {
+			y *= fr.rate
+		}
+		xys = append(xys, plotter.XY{X: p.T * fr.time, Y: y})
 	}
 	return xys
 }
@@ -30,10 +130,11 @@ func perWidth(n int64, p *reports.SeriesPoint) float64 { return float64(n) / p.W
 // throughputChart: offered, achieved and goodput per second over time,
 // with the arrivals the generator dropped.
 func throughputChart(runs []*Run) (*Chart, error) {
-	p := newPlot("Offered, achieved and goodput", "seconds from the start", "requests per second")
+	fs, xlabel := frames(runs)
+	p := newPlot("Offered, achieved and goodput", xlabel, "requests per second")
 	drew := false
 	for i, r := range runs {
-		pts := r.Summary.Series
+		pts := chartPoints(r.Summary.Series)
 		if len(pts) == 0 {
 			continue
 		}
@@ -49,7 +150,7 @@ func throughputChart(runs []*Run) (*Chart, error) {
 			{"goodput", 2, func(p *reports.SeriesPoint) float64 { return perWidth(p.Goodput, p) }},
 			{"dropped", 3, func(p *reports.SeriesPoint) float64 { return perWidth(p.Dropped, p) }},
 		} {
-			if err := line(p, runLabel(runs, i, l.name), seriesXYs(pts, l.f), colour(l.c), d, vg.Points(1.2)); err != nil {
+			if err := line(p, runLabel(runs, i, l.name), framedXYs(pts, fs[i], true, l.f), colour(l.c), d, vg.Points(1.2)); err != nil {
 				return nil, err
 			}
 		}
@@ -66,14 +167,15 @@ func throughputChart(runs []*Run) (*Chart, error) {
 // latencyChart: p50, p90 and p99 of the requests due each second, on a
 // log scale, with the SLO.
 func latencyChart(runs []*Run) (*Chart, error) {
-	p := newPlot("Latency from the intended time", "seconds from the start", "latency")
+	fs, xlabel := frames(runs)
+	p := newPlot("Latency from the intended time", xlabel, "latency")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = msTicks{}
 	drew := false
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	var sloMs float64
 	for i, r := range runs {
-		pts := r.Summary.Series
+		pts := chartPoints(r.Summary.Series)
 		for _, l := range []struct {
 			name string
 			c    int
@@ -83,7 +185,7 @@ func latencyChart(runs []*Run) (*Chart, error) {
 			{"p90", 1, func(p *reports.SeriesPoint) float64 { return p.Latency.P90 }},
 			{"p99", 3, func(p *reports.SeriesPoint) float64 { return p.Latency.P99 }},
 		} {
-			xys := logFloor(seriesXYs(pts, l.f))
+			xys := logFloor(framedXYs(pts, fs[i], false, l.f))
 			if len(xys) == 0 {
 				continue
 			}
@@ -119,7 +221,7 @@ const maxStackedModes = 6
 // mode's onset marked. One run.
 func errorsChart(r *Run, id string) (*Chart, error) {
 	s := r.Summary
-	pts := s.Series
+	pts := chartPoints(s.Series)
 	if len(pts) == 0 || len(s.Errors) == 0 {
 		return nil, nil
 	}
@@ -240,21 +342,22 @@ func errorsChart(r *Run, id string) (*Chart, error) {
 // inFlightChart: requests in flight (mean per second, from the results)
 // and the engine's journeys-in-flight gauge.
 func inFlightChart(runs []*Run) (*Chart, error) {
-	p := newPlot("In flight", "seconds from the start", "in flight")
+	fs, xlabel := frames(runs)
+	p := newPlot("In flight", xlabel, "in flight")
 	drew := false
 	for i, r := range runs {
-		pts := r.Summary.Series
+		pts := chartPoints(r.Summary.Series)
 		if len(pts) == 0 {
 			continue
 		}
-		conc := seriesXYs(pts, func(p *reports.SeriesPoint) float64 { return p.Concurrency })
+		conc := framedXYs(pts, fs[i], true, func(p *reports.SeriesPoint) float64 { return p.Concurrency })
 		if err := line(p, runLabel(runs, i, "requests in flight (mean)"), conc, colour(0), runDashes(i), vg.Points(1.2)); err != nil {
 			return nil, err
 		}
 		var gauge plotter.XYs
 		for _, pt := range pts {
 			if pt.InFlight > 0 {
-				gauge = append(gauge, plotter.XY{X: pt.T, Y: float64(pt.InFlight)})
+				gauge = append(gauge, plotter.XY{X: pt.T * fs[i].time, Y: float64(pt.InFlight) * fs[i].rate})
 			}
 		}
 		if err := line(p, runLabel(runs, i, "journeys in flight (engine gauge, peak)"), gauge, colour(1), runDashes(i), vg.Points(1.2)); err != nil {
@@ -278,13 +381,14 @@ const minAmplificationRequests = 10
 // retryChart: retry amplification, requests per first attempt, each
 // second.
 func retryChart(runs []*Run) (*Chart, error) {
-	p := newPlot("Retry amplification", "seconds from the start", "requests per first attempt")
+	fs, xlabel := frames(runs)
+	p := newPlot("Retry amplification", xlabel, "requests per first attempt")
 	drew := false
 	for i, r := range runs {
 		var xys plotter.XYs
-		for _, pt := range r.Summary.Series {
+		for _, pt := range chartPoints(r.Summary.Series) {
 			if pt.Offered >= minAmplificationRequests && pt.Offered > pt.Retries {
-				xys = append(xys, plotter.XY{X: pt.T, Y: float64(pt.Offered) / float64(pt.Offered-pt.Retries)})
+				xys = append(xys, plotter.XY{X: pt.T * fs[i].time, Y: float64(pt.Offered) / float64(pt.Offered-pt.Retries)})
 			}
 		}
 		if len(xys) == 0 {

@@ -297,3 +297,56 @@ func BenchmarkWriteHTMLMainJob(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "bytes/page")
 }
+
+// TestChartPoints pins how a long series is drawn: at most
+// maxChartPoints intervals, every request still counted, the worst
+// latency of each group kept.
+func TestChartPoints(t *testing.T) {
+	var pts []reports.SeriesPoint
+	var offered, failed int64
+	for i := range 2500 {
+		p := reports.SeriesPoint{T: float64(i), Width: 1, Offered: int64(i % 7), Failed: int64(i % 3), Concurrency: 2,
+			Latency: reports.LatencyMs{P99: float64(i % 10)}, Errors: []reports.ModeCount{{Mode: "timeout", Count: int64(i % 3)}}}
+		offered, failed = offered+p.Offered, failed+p.Failed
+		pts = append(pts, p)
+	}
+	got := chartPoints(pts)
+	if len(got) > maxChartPoints || len(got) < maxChartPoints/2 {
+		t.Fatalf("%d points, want at most %d and not far fewer", len(got), maxChartPoints)
+	}
+	var o, f, e int64
+	for _, p := range got {
+		o, f = o+p.Offered, f+p.Failed
+		for _, m := range p.Errors {
+			e += m.Count
+		}
+		if p.Concurrency != 2 || p.Width != 3 && p.Width != 1 {
+			t.Errorf("point at %v: width %v, concurrency %v; want 3 s (1 at the end) and the mean, 2", p.T, p.Width, p.Concurrency)
+		}
+	}
+	if o != offered || f != failed || e != failed {
+		t.Errorf("offered %d, failed %d, errors %d; want %d, %d, %d", o, f, e, offered, failed, failed)
+	}
+	if got[0].Latency.P99 != 2 || got[3].Latency.P99 != 9 {
+		t.Errorf("p99 of the first groups %v, %v; want their worst, 2 and 9", got[0].Latency.P99, got[3].Latency.P99)
+	}
+	short := pts[:10]
+	if len(chartPoints(short)) != 10 {
+		t.Error("a short series was regrouped")
+	}
+}
+
+// TestFramesAtRealScale pins the overlay of a scaled measured run and a
+// real-scale simulation: both on the real day's seconds and rates.
+func TestFramesAtRealScale(t *testing.T) {
+	scaled := &Run{Summary: &reports.Summary{TimeScale: 10, RateScale: 0.1}}
+	real := &Run{Summary: &reports.Summary{Source: "sim"}}
+	fs, label := frames([]*Run{scaled, real})
+	if fs[0] != (frame{time: 10, rate: 10}) || fs[1] != (frame{1, 1}) || label != "seconds from the start, at real scale" {
+		t.Errorf("frames %+v, %q; want the scaled run ×10 in time and rate, the other as it is, on a real-scale axis", fs, label)
+	}
+	fs, label = frames([]*Run{scaled, scaled})
+	if fs[0] != (frame{1, 1}) || label != "seconds from the start" {
+		t.Errorf("runs of one scale: frames %+v, %q; want their own seconds", fs, label)
+	}
+}
