@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
@@ -202,9 +204,24 @@ func readSummary(path string) (*reports.Summary, error) {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, nil
 	case err != nil:
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
+		return nil, fmt.Errorf("%w: %w%s", ErrBadInput, err, jsonOffset(err))
 	}
 	return s, nil
+}
+
+// jsonOffset says where in its file a JSON error is, when the decoder
+// knows: " (at byte 1234)".
+func jsonOffset(err error) string {
+	if se, ok := errors.AsType[*json.SyntaxError](err); ok {
+		return fmt.Sprintf(" (at byte %d)", se.Offset)
+	}
+	if te, ok := errors.AsType[*json.UnmarshalTypeError](err); ok {
+		return fmt.Sprintf(" (at byte %d)", te.Offset)
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		return " (the file is cut short)"
+	}
+	return ""
 }
 
 // readJSON decodes path into v, leaving v as it was when there is no file.
@@ -217,7 +234,10 @@ func readJSON(path string, v any) error {
 		return fmt.Errorf("%w: %w", ErrBadInput, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrBadInput, path, err)
+		if errors.Is(err, io.ErrUnexpectedEOF) || (errors.As(err, new(*json.SyntaxError)) && strings.Contains(err.Error(), "unexpected end")) {
+			return fmt.Errorf("%w: %s: cut short at byte %d", ErrBadInput, path, len(b))
+		}
+		return fmt.Errorf("%w: %s: %w%s", ErrBadInput, path, err, jsonOffset(err))
 	}
 	return nil
 }

@@ -263,10 +263,16 @@ func TestLoadRunBadInput(t *testing.T) {
 	if _, err := LoadRun(filepath.Join(dir, "nope"), nil); err == nil {
 		t.Error("missing folder: no error")
 	}
-	os.WriteFile(filepath.Join(dir, "summary.json"), []byte("{"), 0o644)
-	if _, err := LoadRun(dir, nil); err == nil || !strings.Contains(err.Error(), "summary.json") {
-		t.Errorf("broken summary: %v, want an error naming summary.json", err)
+	os.WriteFile(filepath.Join(dir, "summary.json"), []byte(`{"scenario": "x", "requests": "many"}`), 0o644)
+	if _, err := LoadRun(dir, nil); err == nil || !strings.Contains(err.Error(), "summary.json") || !strings.HasSuffix(err.Error(), "(at byte 36)") {
+		t.Errorf("broken summary: %v, want an error naming summary.json and byte 36, the end of the bad value", err)
 	}
+	os.WriteFile(filepath.Join(dir, "summary.json"), []byte(`{"scenario": "x"}`), 0o644)
+	os.WriteFile(filepath.Join(dir, "run.json"), []byte(`{"scenario": "x", "seed"`), 0o644)
+	if _, err := LoadRun(dir, nil); err == nil || !strings.HasSuffix(err.Error(), "run.json: cut short at byte 24") {
+		t.Errorf("cut run.json: %v, want it named, cut at byte 24", err)
+	}
+	os.Remove(filepath.Join(dir, "run.json"))
 	shard := func(k string) string {
 		d := t.TempDir()
 		os.WriteFile(filepath.Join(d, "summary.json"), []byte(`{"scenario":"launch-day"}`), 0o644)
