@@ -115,6 +115,8 @@ func TestVerdictCases(t *testing.T) {
 			USL: &reports.USL{Sigma: 0.02, Kappa: 0.001, Lambda: 30, PeakRate: 210, PeakConcurrency: 30, R2: 0.97}}}}
 	sim := healthyRun(false)
 	sim.Summary.Source = "sim"
+	slow := healthyRun(false)
+	slow.Summary.Latency.P99 = 1200
 	ungated := healthyRun(false)
 	ungated.Summary.Gates = []reports.GateResult{{Expr: "p99<800ms", Metric: "p99", NoData: true, Reason: "no request ended: nothing was timed"}}
 
@@ -138,6 +140,7 @@ func TestVerdictCases(t *testing.T) {
 			"Add-card via nexi crossed its limits first.", "knee of 150 requests/s", "peak throughput at 210 requests/s (σ=0.02, κ=0.001, R²=0.97)",
 			"Users were hurt: 10.00% of 100 requests failed"}, []string{"recovered"}},
 		{"simulated", sim, []string{"The modelled stack kept up"}, nil},
+		{"slow, not failing", slow, []string{"No request failed, but p99 latency was 1.20s, over the SLO's 800ms."}, nil},
 		{"gate without data", ungated, []string{"Gates: 1 of 1 failed: p99<800ms (no request ended: nothing was timed)."}, nil},
 		{"no requests", &Run{Summary: &reports.Summary{}}, []string{"No request was recorded."}, nil},
 		{"failed window", windowed, []string{"Gates: 1 of 1 failed: p95<500ms over 10s (actual 1.20s; first failing window +20.0s–+30.0s: 1.20s (2 of 6 windows failed))."}, nil},

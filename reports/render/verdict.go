@@ -311,7 +311,18 @@ func hurtSentence(s *reports.Summary) string {
 	var b strings.Builder
 	failed := s.Requests - s.OK
 	if failed == 0 {
-		b.WriteString("No request failed; " + "p99 latency was " + reports.FormatMillis(s.Latency.P99) + ".")
+		b.WriteString("No request failed")
+		slo, err := reports.ParseSLO(s.SLO, reports.DefaultSLO)
+		if err != nil {
+			slo = reports.DefaultSLO
+		}
+		q := quantileMs(s.Latency, slo.Quantile)
+		if q > float64(slo.Latency)/1e6 {
+			b.WriteString(", but " + quantileName(slo.Quantile) + " latency was " + reports.FormatMillis(q) + ", over the SLO's " +
+				reports.FormatMillis(float64(slo.Latency)/1e6) + ".")
+			return b.String()
+		}
+		b.WriteString("; " + quantileName(slo.Quantile) + " latency was " + reports.FormatMillis(q) + ".")
 		return b.String()
 	}
 	b.WriteString("Users were hurt: " + reports.FormatPercent(1-s.SuccessRatio) + " of " + reports.FormatCount(s.Requests) + " requests failed")
