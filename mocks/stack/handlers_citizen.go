@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stampede-load/stampede/scenarios/synth"
 )
@@ -13,7 +14,7 @@ const (
 	messageTemporary   = "Si è verificato un errore temporaneo, riprova più tardi"
 	messageIBANFailed  = "Non è stato possibile verificare l'IBAN, riprova più tardi"
 	messageNotEnrolled = "Non risulti iscritto al programma Cashback"
-	maxHolderLen       = 140
+	maxHolderLen       = 140 // characters, not bytes: "Nicolò" is six
 )
 
 type sessionRequest struct {
@@ -125,7 +126,7 @@ func (s *Server) setIBAN(w http.ResponseWriter, r *http.Request, fc string) {
 		return
 	}
 	holder := strings.TrimSpace(req.Holder)
-	if holder == "" || len(holder) > maxHolderLen {
+	if holder == "" || utf8.RuneCountInString(holder) > maxHolderLen {
 		writeError(w, badRequest("INVALID_HOLDER", "holder must be 1 to 140 characters"))
 		return
 	}

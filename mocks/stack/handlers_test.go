@@ -320,10 +320,48 @@ func TestIdempotencyKey(t *testing.T) {
 	if n := e.stored(); n.cards != 1 {
 		t.Fatalf("%d cards stored, want 1", n.cards)
 	}
+	// A key first used on a card already in the wallet names that card:
+	// reusing it for another card is refused, repeating it replays.
+	inWallet, otherCard := cardBody(identity(4)), cardBody(identity(5))
+	e.must(http.StatusCreated, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: inWallet})
+	if r := add("key-2", inWallet); r.status != http.StatusCreated {
+		t.Fatalf("a key on a card already in the wallet: %v", r)
+	}
+	if r := add("key-2", inWallet); r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("the key again on the same card: %v %v", r, r.header)
+	}
+	if r := add("key-2", otherCard); r.status != http.StatusConflict || r.code() != "IDEMPOTENCY_KEY_REUSED" {
+		t.Fatalf("the key of a card already in the wallet, on another card: %v", r)
+	}
+	if n := e.stored(); n.cards != 2 {
+		t.Fatalf("%d cards stored, want 2", n.cards)
+	}
 	// Keys belong to a citizen: another citizen may use the same one.
 	other, otherTok := e.enrolled(3)
 	r := e.do(request{method: "POST", path: "/api/v1/wallet/cards", token: otherTok, body: cardBody(other), header: map[string]string{"Idempotency-Key": "key-1"}})
 	if r.status != http.StatusCreated || r.header.Get("Idempotent-Replayed") != "" {
 		t.Fatalf("another citizen's key-1: %v", r)
+	}
+}
+
+// The holder limit counts characters: 140 accented letters (280 bytes) are
+// a valid name, 141 are not.
+func TestHolderLimitCountsCharacters(t *testing.T) {
+	e := newEnv(t, Config{})
+	id, tok := e.enrolled(1)
+	for _, tt := range []struct {
+		n    int
+		card int
+		iban int
+	}{{140, http.StatusCreated, http.StatusOK}, {141, http.StatusUnprocessableEntity, http.StatusBadRequest}} {
+		holder := strings.Repeat("è", tt.n)
+		body := cardBody(id)
+		body["holder"] = holder
+		if r := e.do(request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: body}); r.status != tt.card {
+			t.Errorf("card holder of %d characters: %v, want %d", tt.n, r, tt.card)
+		}
+		if r := e.do(request{method: "PATCH", path: "/api/v1/citizen", token: tok, body: map[string]string{"iban": id.IBAN, "holder": holder}}); r.status != tt.iban {
+			t.Errorf("IBAN holder of %d characters: %v, want %d", tt.n, r, tt.iban)
+		}
 	}
 }

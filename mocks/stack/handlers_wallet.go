@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stampede-load/stampede/scenarios/synth"
 )
@@ -57,7 +58,7 @@ func validateCard(req addCardRequest, now time.Time) *apiError {
 	if !allDigits(req.CVV) || len(req.CVV) < 3 || len(req.CVV) > 4 {
 		return invalidCard("codice di sicurezza non valido")
 	}
-	if h := strings.TrimSpace(req.Holder); h == "" || len(h) > maxHolderLen {
+	if h := strings.TrimSpace(req.Holder); h == "" || utf8.RuneCountInString(h) > maxHolderLen {
 		return invalidCard("intestatario mancante")
 	}
 	return nil

@@ -51,6 +51,16 @@ var migrations = []migration{
 			value TEXT NOT NULL
 		)`,
 	}},
+	// A key first used on a card already in the wallet names that card
+	// too, so reusing it for another card is refused (API.md).
+	{2, "idempotency keys of cards already in the wallet", []string{
+		`CREATE TABLE idempotency_keys (
+			fiscal_code     TEXT NOT NULL,
+			idempotency_key TEXT NOT NULL,
+			hpan            TEXT NOT NULL,
+			PRIMARY KEY (fiscal_code, idempotency_key)
+		)`,
+	}},
 }
 
 // migrate applies the migrations db lacks, each in its own transaction

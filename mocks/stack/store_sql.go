@@ -132,6 +132,12 @@ func (s *sqlStore) cardWhere(ctx context.Context, db conn, where string, args ..
 func (s *sqlStore) CardByIdempotencyKey(ctx context.Context, fc, key string) (Card, error) {
 	// The idempotency_key <> '' term lets the planner use the partial index.
 	c, err := s.cardWhere(ctx, s.db.reader(), `fiscal_code = $1 AND idempotency_key = $2 AND idempotency_key <> ''`, fc, key)
+	if errors.Is(err, ErrNotFound) {
+		// A key first used on a card that was in the wallet already.
+		c, err = s.cardWhere(ctx, s.db.reader(),
+			`fiscal_code = $1 AND hpan = (SELECT hpan FROM idempotency_keys WHERE fiscal_code = $1 AND idempotency_key = $2)`, fc, key)
+		c.IdempotencyKey = key
+	}
 	if err != nil {
 		return Card{}, fmt.Errorf("read card by idempotency key: %w", err)
 	}
@@ -140,6 +146,19 @@ func (s *sqlStore) CardByIdempotencyKey(ctx context.Context, fc, key string) (Ca
 
 func (s *sqlStore) AddCard(ctx context.Context, c Card) (Card, bool, error) {
 	c.CreatedAt = fromMicros(micros(c.CreatedAt)) // as it will read back
+	if c.IdempotencyKey != "" {
+		// A key recorded on a card that was in the wallet already names
+		// that card: no other is added under it.
+		other, err := s.cardWhere(ctx, s.db.writer(),
+			`fiscal_code = $1 AND hpan = (SELECT hpan FROM idempotency_keys WHERE fiscal_code = $1 AND idempotency_key = $2)`, c.FiscalCode, c.IdempotencyKey)
+		switch {
+		case err == nil:
+			other.IdempotencyKey = c.IdempotencyKey
+			return other, false, nil
+		case !errors.Is(err, ErrNotFound):
+			return Card{}, false, fmt.Errorf("add card: %w", err)
+		}
+	}
 	n, err := s.db.writer().exec(ctx,
 		`INSERT INTO cards (`+cardColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
 		c.FiscalCode, c.HPAN, c.Last4, c.Circuit, c.Expiry, c.IdempotencyKey, micros(c.CreatedAt))
@@ -163,6 +182,29 @@ func (s *sqlStore) AddCard(ctx context.Context, c Card) (Card, bool, error) {
 	stored, err := s.cardWhere(ctx, s.db.writer(), `fiscal_code = $1 AND hpan = $2`, c.FiscalCode, c.HPAN)
 	if err != nil {
 		return Card{}, false, fmt.Errorf("add card: %w", err)
+	}
+	if c.IdempotencyKey != "" {
+		// The card was in the wallet already: record that the key names it,
+		// so the key cannot add another card later. A concurrent request may
+		// have taken the key for another card first: then that one answers.
+		if _, err := s.db.writer().exec(ctx,
+			`INSERT INTO idempotency_keys (fiscal_code, idempotency_key, hpan) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+			c.FiscalCode, c.IdempotencyKey, c.HPAN); err != nil {
+			return Card{}, false, fmt.Errorf("add card: %w", err)
+		}
+		var hpan string
+		if err := s.db.writer().queryRow(ctx, `SELECT hpan FROM idempotency_keys WHERE fiscal_code = $1 AND idempotency_key = $2`,
+			[]any{c.FiscalCode, c.IdempotencyKey}, &hpan); err != nil {
+			return Card{}, false, fmt.Errorf("add card: %w", err)
+		}
+		if hpan != c.HPAN {
+			other, err := s.cardWhere(ctx, s.db.writer(), `fiscal_code = $1 AND hpan = $2`, c.FiscalCode, hpan)
+			if err != nil {
+				return Card{}, false, fmt.Errorf("add card: %w", err)
+			}
+			other.IdempotencyKey = c.IdempotencyKey
+			return other, false, nil
+		}
 	}
 	return stored, false, nil
 }

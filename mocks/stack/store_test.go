@@ -239,3 +239,36 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 		}
 	}
 }
+
+// An Idempotency-Key first used on a card already in the wallet is kept,
+// on both databases, and names that card from then on.
+func TestStoreKeyOnCardInWallet(t *testing.T) {
+	databases(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openTestStore(t, dsn)
+		fc := identity(1).FiscalCode
+		if _, err := s.EnrollCitizen(ctx, fc, launchDay); err != nil {
+			t.Fatal(err)
+		}
+		card := func(hpan, key string) Card {
+			return Card{FiscalCode: fc, HPAN: hpan, Last4: "1234", Circuit: "VISA", Expiry: "12/30", IdempotencyKey: key, CreatedAt: launchDay}
+		}
+		if _, created, err := s.AddCard(ctx, card("h1", "")); err != nil || !created {
+			t.Fatalf("first add: %v %v", created, err)
+		}
+		got, created, err := s.AddCard(ctx, card("h1", "k"))
+		if err != nil || created || got.HPAN != "h1" {
+			t.Fatalf("the key on the card in the wallet: %+v %v %v", got, created, err)
+		}
+		if got, err := s.CardByIdempotencyKey(ctx, fc, "k"); err != nil || got.HPAN != "h1" || got.IdempotencyKey != "k" {
+			t.Fatalf("CardByIdempotencyKey = %+v, %v; want h1 under k", got, err)
+		}
+		if got, created, err := s.AddCard(ctx, card("h2", "k")); err != nil || got.HPAN != "h1" || got.IdempotencyKey != "k" {
+			// The handler sees another card under the key: 409.
+			t.Fatalf("the key on another card: %+v %v %v; want h1 under k", got, created, err)
+		}
+		if _, err := s.CardByIdempotencyKey(ctx, fc, "unused"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("an unused key: %v", err)
+		}
+	})
+}
