@@ -149,6 +149,15 @@ func TestSaturateURLEndToEnd(t *testing.T) {
 	if rep, err := reports.DecodeSaturationReport(f); err != nil || len(rep.Steps) < 3 || rep.SLO != "p99=800ms,errors=1%" {
 		t.Errorf("saturation.json: %+v, %v", rep, err)
 	}
+	// The search's reports: its saturation point in words, its load and
+	// latency curve among the charts.
+	md, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil || !strings.Contains(string(md), "saturated at ") || !strings.Contains(string(md), "### Saturation search") {
+		t.Errorf("report.md: %v\n%s", err, md)
+	}
+	if html, err := os.ReadFile(filepath.Join(out, "report.html")); err != nil || !strings.Contains(string(html), `id="chart-load-latency"`) {
+		t.Errorf("report.html: %v, no load-latency chart", err)
+	}
 }
 
 // The naive embedded stack verifies every card at nexi; with the bank
