@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,9 @@ func mergeRun(st *state, o *mergeOptions) error {
 		return err
 	}
 	sum := run.Summary()
+	if err := render.WriteFiles(o.out, []*render.Run{{Name: filepath.Base(o.out), Summary: sum}}); err != nil {
+		return err
+	}
 	if o.format == "json" {
 		err = render.WriteJSON(st.stdout, sum)
 	} else {

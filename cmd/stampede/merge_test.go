@@ -62,6 +62,12 @@ func TestMergeShards(t *testing.T) {
 	if onDisk, err := reports.ReadSummary(filepath.Join(out, "summary.json")); err != nil || onDisk.Requests != 20 {
 		t.Fatalf("merged summary.json: %+v, %v", onDisk, err)
 	}
+	if md, err := os.ReadFile(filepath.Join(out, "report.md")); err != nil || !strings.Contains(string(md), "| requests | 20 |") {
+		t.Fatalf("merged report.md: %v\n%s", err, md)
+	}
+	if code, _, stderr := cli(t, append([]string{"report"}, dirs...)...); code != exitBadInput || !strings.Contains(stderr, "are shards of one run: merge them first") {
+		t.Fatalf("report of the shards: exit %d, %s; want 2 and the hint to merge", code, stderr)
+	}
 
 	t.Run("bad input", func(t *testing.T) {
 		other := shardRuns(t, scenarioFile(t, "other", srv.URL, ""), 2, exitOK)
