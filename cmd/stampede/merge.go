@@ -71,3 +71,22 @@ func mergeRun(st *state, o *mergeOptions) error {
 	}
 	return nil
 }
+
+// shardsRun merges paths into one run when there are several and every
+// one of them is a shard's folder, so that `stampede report` reads the
+// shards of a run as that run; nil and no error otherwise.
+func shardsRun(paths []string) ([]*render.Run, error) {
+	if len(paths) < 2 {
+		return nil, nil
+	}
+	for _, p := range paths {
+		if !merge.IsShard(p) {
+			return nil, nil
+		}
+	}
+	run, err := merge.Runs(paths, "")
+	if err != nil {
+		return nil, err
+	}
+	return []*render.Run{{Name: fmt.Sprintf("%s (%d shards merged)", run.Header.Scenario, run.Header.Shards), Summary: run.Summary()}}, nil
+}

@@ -69,6 +69,20 @@ func TestMergeShards(t *testing.T) {
 		t.Fatalf("report of the shards: exit %d, %s; want 2 and the hint to merge", code, stderr)
 	}
 
+	t.Run("report reads the shards as one run", func(t *testing.T) {
+		code, stdout, stderr := cli(t, append(append([]string{"report"}, dirs...), "--format", "json")...)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if !strings.Contains(stdout, `"requests": 20,`) { // each shard alone has 10
+			t.Fatalf("report of the shards is not the merged run's:\n%.800s", stdout)
+		}
+		code, _, stderr = cli(t, "report", dirs[0], "--format", "json")
+		if code != exitOK {
+			t.Fatalf("one shard alone: exit %d: %s", code, stderr)
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		other := shardRuns(t, scenarioFile(t, "other", srv.URL, ""), 2, exitOK)
 		for name, tt := range map[string]struct {

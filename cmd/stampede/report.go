@@ -53,7 +53,10 @@ func reportRun(st *state, o *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("--format: %w", err)
 	}
-	runs, err := render.LoadRuns(o.runs, func(w string) { fmt.Fprintln(st.stderr, "warning:", w) })
+	runs, err := shardsRun(o.runs)
+	if runs == nil && err == nil {
+		runs, err = render.LoadRuns(o.runs, func(w string) { fmt.Fprintln(st.stderr, "warning:", w) })
+	}
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,13 @@ func writeIntervals(path string, dirs []string) error {
 	return nil
 }
 
+// IsShard reports whether dir holds the merge inputs of one shard of a
+// run (a run with --shard k/n, n > 1, not yet merged).
+func IsShard(dir string) bool {
+	c, err := readCounters(dir)
+	return err == nil && c.Shard != ""
+}
+
 func readCounters(dir string) (*Counters, error) {
 	path := filepath.Join(dir, CountersFile)
 	f, err := os.Open(path)
