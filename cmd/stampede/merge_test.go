@@ -65,9 +65,6 @@ func TestMergeShards(t *testing.T) {
 	if md, err := os.ReadFile(filepath.Join(out, "report.md")); err != nil || !strings.Contains(string(md), "| requests | 20 |") {
 		t.Fatalf("merged report.md: %v\n%s", err, md)
 	}
-	if code, _, stderr := cli(t, append([]string{"report"}, dirs...)...); code != exitBadInput || !strings.Contains(stderr, "are shards of one run: merge them first") {
-		t.Fatalf("report of the shards: exit %d, %s; want 2 and the hint to merge", code, stderr)
-	}
 
 	t.Run("report reads the shards as one run", func(t *testing.T) {
 		code, stdout, stderr := cli(t, append(append([]string{"report"}, dirs...), "--format", "json")...)
