@@ -26,10 +26,11 @@ const (
 
 // Outcome is what a finished run leaves behind.
 type Outcome struct {
-	Dir         string           // the run folder
-	Results     string           // path of the results file
-	Summary     *reports.Summary // also written to SummaryFile
-	Interrupted bool             // the run was stopped before its profile ended
+	Dir         string              // the run folder
+	Results     string              // path of the results file
+	Summary     *reports.Summary    // also written to SummaryFile
+	Interrupted bool                // the run was stopped before its profile ended
+	Aborted     *reports.GateResult // the abort_on_fail gate that ended the run early (Options.Abort), nil for none
 }
 
 // Run replays o.Scenario against o.Target until the profile ends or ctx is
@@ -110,7 +111,23 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	stopProgress := r.startProgress(acc)
 	stopLive := r.startLive(o.Sinks)
 
-	interrupted := !r.arrivals(ctx)
+	actx, stopArrivals := context.WithCancel(ctx)
+	defer stopArrivals()
+	if o.Abort != nil {
+		go func() {
+			select {
+			case <-o.Abort.Done():
+				stopArrivals()
+			case <-actx.Done():
+			}
+		}()
+	}
+	ended := r.arrivals(actx)
+	interrupted := !ended && ctx.Err() != nil
+	var aborted *reports.GateResult
+	if !ended && !interrupted && o.Abort != nil {
+		aborted = o.Abort.Lost()
+	}
 	r.drain()
 	close(r.results)
 	writeErr := <-collected
@@ -129,13 +146,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 
 	planned := o.Scenario.Profile.Duration()
-	if interrupted {
+	if interrupted || aborted != nil {
 		planned = 0 // the span of the intended times that were played
 	}
 	sum := acc.Summary(reports.SummaryMeta{
 		Scenario:    o.Scenario.Name,
 		Source:      "replay",
 		Interrupted: interrupted,
+		Aborted:     aborted,
 		Duration:    planned,
 		Gates:       o.Scenario.Gates,
 		SLO:         o.Scenario.SLO, // judges each second for the metastability check
@@ -149,10 +167,10 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err := reports.WriteSummaryFile(filepath.Join(o.Dir, SummaryFile), sum); err != nil {
 		return nil, err
 	}
-	if err := merge.WriteCounters(filepath.Join(o.Dir, merge.CountersFile), r.counters(info, interrupted, acc)); err != nil {
+	if err := merge.WriteCounters(filepath.Join(o.Dir, merge.CountersFile), r.counters(info, interrupted || aborted != nil, acc)); err != nil {
 		return nil, err
 	}
-	return &Outcome{Dir: o.Dir, Results: resultsPath, Summary: sum, Interrupted: interrupted}, nil
+	return &Outcome{Dir: o.Dir, Results: resultsPath, Summary: sum, Interrupted: interrupted, Aborted: aborted}, nil
 }
 
 // counters are the run's merge inputs besides its latency log.

@@ -58,6 +58,12 @@ type Options struct {
 	// scenario, seed, target and start time.
 	Info RunInfo
 
+	// Abort, when set, can end the run early (reports.GateWatch, for
+	// abort_on_fail gates, is one; add it to Sinks too so it sees the
+	// results). It stops the run as an interruption would, but the run is
+	// not interrupted: the outcome and summary carry the lost gate.
+	Abort reports.Abort
+
 	// Sinks receive every result as it ends, after the results file and
 	// the run's accumulator, from the engine's collector goroutine.
 	Sinks []reports.Sink

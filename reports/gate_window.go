@@ -25,9 +25,10 @@ type window struct {
 	lat        *hdr.PackedHistogram
 }
 
-// windowsOf groups the points of the series into windows of w seconds,
-// in time order; only windows holding requests are kept.
-func windowsOf(w int64, all ...*series) []*window {
+// windowsOf groups the points of the series that start at or after Unix
+// second from into windows of w seconds, in time order; only windows
+// holding requests are kept.
+func windowsOf(w, from int64, all ...*series) []*window {
 	width := w
 	for _, s := range all {
 		width = max(width, s.width)
@@ -36,7 +37,7 @@ func windowsOf(w int64, all ...*series) []*window {
 	for _, s := range all {
 		for i := range s.points {
 			p := &s.points[i]
-			if p.offered == 0 && p.ended == 0 {
+			if (p.offered == 0 && p.ended == 0) || (s.base+int64(i))*s.width < from {
 				continue
 			}
 			key := floorDiv((s.base+int64(i))*s.width, width)
@@ -109,7 +110,7 @@ func (a *Accumulator) judgeWindows(g Gate, gr *GateResult, upTo, from int64) {
 	runEnd := float64(max(a.lastEnd.UnixNano(), a.lastDue.UnixNano())) / 1e9
 	var worst float64
 	judged := 0
-	for _, win := range windowsOf(int64(g.Window.Seconds()), src...) {
+	for _, win := range windowsOf(int64(g.Window.Seconds()), from, src...) {
 		if win.key*win.width < from || (win.key+1)*win.width > upTo {
 			continue
 		}
@@ -137,7 +138,7 @@ func (a *Accumulator) judgeWindows(g Gate, gr *GateResult, upTo, from int64) {
 	}
 	gr.Actual, gr.Pass = worst, gr.WindowsFailed == 0
 	if fw := gr.FailedWindow; fw != nil {
-		gr.Reason = fmt.Sprintf("%d of %d %s windows failed, the first at +%gs: %s", gr.WindowsFailed, judged,
+		gr.Reason = fmt.Sprintf("%d of %d %s windows failed, the first at %+gs: %s", gr.WindowsFailed, judged,
 			formatDuration(g.Window), fw.T, FormatGateValue(g.Metric, fw.Actual))
 	}
 }

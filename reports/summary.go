@@ -19,10 +19,11 @@ type Summary struct {
 	// summary.json a run writes.
 	Verdict string `json:"verdict,omitempty"`
 
-	Scenario    string    `json:"scenario"`
-	Source      string    `json:"source"`               // "replay" or "sim"
-	StartedAt   time.Time `json:"started_at,omitzero"`  // the run's start (UTC)
-	Interrupted bool      `json:"interrupted,omitzero"` // the run was stopped early: rates and counts cover what ran
+	Scenario    string      `json:"scenario"`
+	Source      string      `json:"source"`               // "replay" or "sim"
+	StartedAt   time.Time   `json:"started_at,omitzero"`  // the run's start (UTC)
+	Interrupted bool        `json:"interrupted,omitzero"` // the run was stopped early: rates and counts cover what ran
+	Aborted     *GateResult `json:"aborted,omitempty"`    // the abort_on_fail gate that stopped the run early, as judged then
 
 	// SLO is the objective the run's seconds were judged by, as --slo
 	// takes it: "p99=800ms,errors=1%".
@@ -183,6 +184,7 @@ type SummaryMeta struct {
 	Scenario    string
 	Source      string        // "replay" or "sim"
 	Interrupted bool          // the run was stopped before its profile ended
+	Aborted     *GateResult   // the abort_on_fail gate that stopped the run early (see Abort), nil for none
 	Duration    time.Duration // the offered load's planned span; 0 to use the span of intended times
 	Gates       []Gate        // evaluated into Summary.Gates
 	Series      bool          // include the time series
@@ -228,6 +230,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		Scenario:          meta.Scenario,
 		Source:            meta.Source,
 		Interrupted:       meta.Interrupted,
+		Aborted:           meta.Aborted,
 		DurationS:         round(dur.Seconds(), 1e3),
 		WaitS:             round(wait.Seconds(), 1e3),
 		Requests:          t.requests,
@@ -354,6 +357,17 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 	}
 	if len(meta.Gates) > 0 {
 		s.Gates = a.judge(s, meta.Gates)
+		for i := range s.Gates {
+			if g := &s.Gates[i]; meta.Aborted != nil && g.Expr == meta.Aborted.Expr {
+				// Lost then, whatever the responses that came in after.
+				g.Aborted, g.Pass = true, false
+				if g.Reason == "" {
+					g.Reason = meta.Aborted.Reason
+				} else {
+					g.Reason += "; abort_on_fail stopped the run"
+				}
+			}
+		}
 	}
 	return s
 }

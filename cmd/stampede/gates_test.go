@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stampede-load/stampede/reports"
 )
@@ -56,4 +58,35 @@ func TestGateFlagJudgesWindows(t *testing.T) {
 			t.Errorf("gate %+v, window %+v", g, g.FailedWindow)
 		}
 	})
+}
+
+func TestAbortOnFailStopsTheRunAndExitsThree(t *testing.T) {
+	srv := fixedServer(t, 5*time.Millisecond)
+	out := filepath.Join(t.TempDir(), "run")
+	// 30 s of 20 requests a second, every one slower than the gate allows:
+	// the first 1 s window is lost once responses are 2 s past it.
+	code, stdout, stderr := cli(t, "run", "--url", srv.URL, "--rate", "20/s", "--duration", "30s", "--out", out, "--quiet",
+		"--gate", "p50<1ms over 1s abort_on_fail after 1s", "--gate", "errors<1%")
+	if code != exitGateFailed {
+		t.Fatalf("exit %d, want 3 (not 130): %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "p50<1ms over 1s abort_on_fail after 1s was lost") {
+		t.Errorf("stderr does not say which gate stopped the run: %s", stderr)
+	}
+	s := readSummary(t, out)
+	if s.Aborted == nil || s.Aborted.Expr != "p50<1ms over 1s abort_on_fail after 1s" || s.Interrupted {
+		t.Fatalf("summary aborted %+v, interrupted %v", s.Aborted, s.Interrupted)
+	}
+	if s.Requests == 0 || s.Requests >= 300 { // half of the 600 the profile would send
+		t.Errorf("%d requests: the run did not stop early", s.Requests)
+	}
+	if g := s.Gates[0]; g.Pass || !g.Aborted || g.FailedWindow == nil {
+		t.Errorf("gate %+v", g)
+	}
+	if g := s.Gates[1]; !g.Pass || g.Aborted {
+		t.Errorf("the other gate %+v", g)
+	}
+	if !strings.Contains(stdout, "abort_on_fail stopped the run") {
+		t.Errorf("the table does not say the run was stopped:\n%s", stdout)
+	}
 }

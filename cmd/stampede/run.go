@@ -16,6 +16,7 @@ import (
 
 	"github.com/stampede-load/stampede/mocks"
 	"github.com/stampede-load/stampede/replay"
+	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/render"
 	"github.com/stampede-load/stampede/scenarios"
 )
@@ -183,6 +184,9 @@ func (o *runOptions) replayOptions(st *state, sc *scenarios.Scenario, applied sc
 	if !o.quiet {
 		ropts.Progress = st.stderr
 	}
+	if watch := reports.NewGateWatch(sc.Gates); watch.Watching() { // abort_on_fail
+		ropts.Sinks, ropts.Abort = append(ropts.Sinks, watch), watch
+	}
 	return ropts, nil
 }
 
@@ -262,6 +266,8 @@ func (o *runOptions) print(ctx context.Context, st *state, ropts replay.Options,
 		return err
 	case out.Interrupted:
 		return errInterrupted
+	case out.Aborted != nil:
+		return fmt.Errorf("%w: %s was lost, and abort_on_fail stopped the run", errGateFailed, out.Aborted.Expr)
 	case !out.Summary.Passed() && ropts.Shard.N <= 1:
 		// A shard's gates are judged on the merged run (stampede merge):
 		// its own summary shows them, but failing them alone is not
