@@ -61,6 +61,12 @@ type MetricChange struct {
 	Base   float64 `json:"base"`   // over the whole base run
 	New    float64 `json:"new"`    // over the whole new run
 	Change float64 `json:"change"` // relative: (new - base) / base; for errors over max(base, 1%)
+	// Shift is the per-second samples' typical change, relative to the
+	// base's median second: the Hodges–Lehmann estimate (the median of
+	// every new-minus-base difference), the effect the rank test measures
+	// and the one the floor applies to. A whole-run p99 can move with one
+	// bad second; the typical second cannot.
+	Shift float64 `json:"shift"`
 
 	BaseSeconds int     `json:"base_seconds"` // per-second samples
 	NewSeconds  int     `json:"new_seconds"`
@@ -112,6 +118,11 @@ func Compare(base, next *Summary, o CompareOptions) (*Comparison, error) {
 	c.scope("", &base.Latency, &next.Latency, base.LatencyHDR, next.LatencyHDR, base.Series, next.Series,
 		[2]float64{1 - base.SuccessRatio, 1 - next.SuccessRatio}, [2]float64{base.Goodput, next.Goodput}, rng)
 	for i := range base.Steps {
+		if len(base.Steps) == 1 && len(next.Steps) == 1 {
+			// The one step is the run: testing it again would only
+			// dilute the correction.
+			break
+		}
 		bs := &base.Steps[i]
 		for j := range next.Steps {
 			ns := &next.Steps[j]
@@ -156,6 +167,11 @@ func (c *Comparison) scope(step string, bl, nl *LatencyMs, bh, nh string, bs, ns
 		b, n := perSecond(bs, m.metric), perSecond(ns, m.metric)
 		mc.BaseSeconds, mc.NewSeconds = len(b), len(n)
 		mc.P = mannWhitney(b, n)
+		denom := 0.0
+		if m.metric == "errors" {
+			denom = errorsFloor
+		}
+		mc.Shift = shift(b, n, denom)
 		if q := quantileOf(m.metric); q > 0 && haveHist {
 			mc.Low, mc.High = bootstrapChange(baseHist, newHist, q, c.Options.Resamples, rng)
 			mc.Interval = true
@@ -163,6 +179,43 @@ func (c *Comparison) scope(step string, bl, nl *LatencyMs, bh, nh string, bs, ns
 		mc.lowerWorse = !m.higherIsWorse
 		c.Changes = append(c.Changes, mc)
 	}
+}
+
+// maxPairs bounds the differences the Hodges–Lehmann estimate sorts;
+// past it, the difference of the medians stands in for it.
+const maxPairs = 1 << 18
+
+// shift is the Hodges–Lehmann shift of next from base relative to the
+// base's median, or to floor when that is larger (errors: 0 to 0.5% is
+// +50%).
+func shift(base, next []float64, floor float64) float64 {
+	if len(base) == 0 || len(next) == 0 {
+		return 0
+	}
+	med := func(v []float64) float64 {
+		c := append([]float64(nil), v...)
+		sort.Float64s(c)
+		if len(c)%2 == 1 {
+			return c[len(c)/2]
+		}
+		return (c[len(c)/2-1] + c[len(c)/2]) / 2
+	}
+	var d float64
+	if len(base)*len(next) <= maxPairs {
+		diffs := make([]float64, 0, len(base)*len(next))
+		for _, n := range next {
+			for _, b := range base {
+				diffs = append(diffs, n-b)
+			}
+		}
+		d = med(diffs)
+	} else {
+		d = med(next) - med(base)
+	}
+	if m := math.Max(med(base), floor); m > 0 {
+		d /= m
+	}
+	return round(d, 1e6)
 }
 
 // relChange is (n - b) / max(b, floor); 0 when both are 0.
@@ -299,42 +352,43 @@ func (c *Comparison) decide() {
 	}
 }
 
-// verdict judges one change. A regression (or an improvement) is a change
-// past the floor, in the bad (good) direction, significant after Holm,
-// with its bootstrap interval, when there is one, on the same side of 0.
-// No change is a change within the floor, with its interval, when there
-// is one, inside ±floor. Anything else is inconclusive: the test says how
-// many more seconds of each run would make the change significant, if the
-// effect held.
+// verdict judges one change. A regression (or an improvement) is a
+// typical per-second shift past the floor, in the bad (good) direction,
+// significant after Holm, whose bootstrap interval, when there is one,
+// does not rule out a change of the floor's size that way. No change is a
+// shift within the floor whose interval, when there is one, lies inside
+// ±floor. Anything else is inconclusive: the test says how many more
+// seconds of each run would make the shift significant, if it held.
 func (c *Comparison) verdict(mc *MetricChange, higherIsWorse bool, m int) {
 	floor := c.Floor
-	worse := mc.Change > 0
+	effect := mc.Shift
+	worse := effect > 0
 	if !higherIsWorse {
-		worse = mc.Change < 0
+		worse = effect < 0
 	}
 	significant := mc.PAdjusted < c.Alpha
-	sameSide := !mc.Interval || (mc.Change > 0 && mc.Low > 0) || (mc.Change < 0 && mc.High < 0)
+	allowed := !mc.Interval || (effect > 0 && mc.High >= floor) || (effect < 0 && mc.Low <= -floor)
 	inside := !mc.Interval || (mc.Low > -floor && mc.High < floor)
 	switch {
-	case math.Abs(mc.Change) >= floor && significant && sameSide:
+	case math.Abs(effect) >= floor && significant && allowed:
 		mc.Verdict = Improvement
 		if worse {
 			mc.Verdict = Regression
 		}
-		mc.Why = fmt.Sprintf("%+.1f%%, p=%.2g after Holm", 100*mc.Change, mc.PAdjusted)
-	case math.Abs(mc.Change) < floor && inside:
+		mc.Why = fmt.Sprintf("%+.1f%% (typical second %+.1f%%), p=%.2g after Holm", 100*mc.Change, 100*effect, mc.PAdjusted)
+	case math.Abs(effect) < floor && inside:
 		mc.Verdict = NoChange
-		mc.Why = fmt.Sprintf("%+.1f%%, within the %.0f%% floor", 100*mc.Change, 100*floor)
+		mc.Why = fmt.Sprintf("%+.1f%% (typical second %+.1f%%), within the %.0f%% floor", 100*mc.Change, 100*effect, 100*floor)
 	default:
 		mc.Verdict = Inconclusive
 		mc.MoreSeconds = moreSeconds(mc, c.Alpha/float64(m))
 		switch {
 		case mc.MoreSeconds > 0:
-			mc.Why = fmt.Sprintf("%+.1f%%, p=%.2g after Holm: about %.0f s more of each run would decide", 100*mc.Change, mc.PAdjusted, mc.MoreSeconds)
+			mc.Why = fmt.Sprintf("%+.1f%% (typical second %+.1f%%), p=%.2g after Holm: about %.0f s more of each run would decide", 100*mc.Change, 100*effect, mc.PAdjusted, mc.MoreSeconds)
 		case !significant:
-			mc.Why = fmt.Sprintf("%+.1f%%, p=%.2g after Holm: the samples do not separate", 100*mc.Change, mc.PAdjusted)
+			mc.Why = fmt.Sprintf("%+.1f%% (typical second %+.1f%%), p=%.2g after Holm: the samples do not separate", 100*mc.Change, 100*effect, mc.PAdjusted)
 		default:
-			mc.Why = fmt.Sprintf("%+.1f%%, but the bootstrap interval [%+.1f%%, %+.1f%%] crosses the floor", 100*mc.Change, 100*mc.Low, 100*mc.High)
+			mc.Why = fmt.Sprintf("%+.1f%% (typical second %+.1f%%), but the bootstrap interval [%+.1f%%, %+.1f%%] disagrees", 100*mc.Change, 100*effect, 100*mc.Low, 100*mc.High)
 		}
 	}
 }

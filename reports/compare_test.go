@@ -198,3 +198,21 @@ func TestCompareRefusesOtherScenarios(t *testing.T) {
 		t.Fatalf("err %v, want ErrNotComparable", err)
 	}
 }
+
+func TestShift(t *testing.T) {
+	tests := []struct {
+		name        string
+		base, next  []float64
+		floor, want float64
+	}{
+		{"30% slower", []float64{10, 10, 10}, []float64{13, 13, 13}, 0, 0.3},
+		{"one bad second does not move it", []float64{10, 10, 10, 10, 10}, []float64{10, 10, 10, 10, 500}, 0, 0},
+		{"errors from none, against the 1% floor", []float64{0, 0, 0}, []float64{0.005, 0.005, 0.005}, errorsFloor, 0.5},
+		{"faster", []float64{20, 20}, []float64{15, 15}, 0, -0.25},
+	}
+	for _, tt := range tests {
+		if got := shift(tt.base, tt.next, tt.floor); !near(got, tt.want, 1e-9) {
+			t.Errorf("%s: shift %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
