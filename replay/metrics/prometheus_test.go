@@ -224,7 +224,7 @@ func TestRemoteWriteDownIsReportedAndTheRunGoesOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	down := "http://" + ln.Addr().String() + "/api/v1/write"
+	down := "http://stampede:s3cret@" + ln.Addr().String() + "/api/v1/write"
 	ln.Close() // nobody listens there now: every push is refused
 	sink, err := metrics.Start(metrics.Options{Info: metrics.Info{Scenario: "metrics-check"}, RemoteWrite: down, PushEvery: 200 * time.Millisecond})
 	if err != nil {
@@ -245,11 +245,17 @@ func TestRemoteWriteDownIsReportedAndTheRunGoesOn(t *testing.T) {
 		t.Fatalf("outputs %+v", out.Summary.Outputs)
 	}
 	o := out.Summary.Outputs[0]
+	if o.URL != "http://"+ln.Addr().String()+"/api/v1/write" {
+		t.Fatalf("status URL %q: want it without the credentials", o.URL)
+	}
 	if !o.Down || o.Failed != o.Pushes || o.Pushes < 2 || o.Retries != 2*o.Pushes || !strings.Contains(o.LastError, "refused") {
 		t.Fatalf("remote write status %+v: want down, every push failed after two retries, refused", o)
 	}
 	b, err := os.ReadFile(filepath.Join(out.Dir, replay.SummaryFile))
 	if err != nil || !strings.Contains(string(b), `"down": true`) {
 		t.Fatalf("summary.json does not report the endpoint down: %v\n%s", err, b)
+	}
+	if strings.Contains(string(b), "s3cret") {
+		t.Fatalf("summary.json holds the remote-write password:\n%s", b)
 	}
 }
