@@ -19,6 +19,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -258,13 +259,15 @@ func (s *Sink) Add(r *reports.Result) {
 	}
 }
 
-// step returns the series of a journey step, folding steps past MaxSteps.
+// step returns the series of a journey step, folding steps past MaxSteps
+// (and names that are not UTF-8) into "other".
 func (s *Sink) step(journey, step string) *stepSeries {
 	key := stepKey{journey, step}
 	if st := s.steps[key]; st != nil {
 		return st
 	}
-	if len(s.steps) >= MaxSteps {
+	if len(s.steps) >= MaxSteps || !utf8.ValidString(journey) || !utf8.ValidString(step) {
+		// Past the bound, or not a label value Prometheus accepts.
 		key = stepKey{OtherLabel, OtherLabel}
 		if st := s.steps[key]; st != nil {
 			return st

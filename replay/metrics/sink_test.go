@@ -116,6 +116,14 @@ func TestSinkFoldsStepsPastTheBound(t *testing.T) {
 	if len(got) != metrics.MaxSteps+1 || got["other|other"] != 5 || got["j|step0"] != 1 {
 		t.Fatalf("%d step series, other %v: want %d, 5", len(got), got["other|other"], metrics.MaxSteps+1)
 	}
+
+	// A name that is no UTF-8 cannot be a label value: folded, never a panic.
+	sink = metrics.New(metrics.Info{})
+	bad := reports.Result{Journey: "j\xff", Step: "s", Code: 200, OK: true, Attempt: 1}
+	sink.Add(&bad)
+	if got := counterSums(t, sink, "stampede_requests_total", "journey", "step"); got["other|other"] != 1 || len(got) != 1 {
+		t.Fatalf("a step named in invalid UTF-8: %v", keys(got))
+	}
 }
 
 func TestSinkLabelsEverySeriesWithTheShard(t *testing.T) {
