@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -85,38 +86,39 @@ func (o *simulateOptions) prepare(timeSet, rateSet bool) (*scenarios.Scenario, *
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.seedSet {
-		sc.Seed = o.seed
+	if len(sc.Outages) > 0 {
+		return nil, nil, fmt.Errorf("%w: scenario %s injects outages, which the simulator does not model yet", errUsage, sc.Name)
 	}
+	// The simulator is the target: real scale unless --as-embedded asks
+	// for the scales a replay on the embedded stack uses.
+	ov := scenarios.Overrides{Target: simTarget, Duration: o.duration}
 	if o.asEmbedded {
-		if !timeSet && sc.Embedded.TimeScale > 0 {
-			o.timeScale = sc.Embedded.TimeScale
-		}
-		if !rateSet && sc.Embedded.RateScale > 0 {
-			o.rateScale = sc.Embedded.RateScale
-		}
-		if o.duration == 0 {
-			o.duration = sc.Embedded.Duration
-		}
+		ov.Target = scenarios.EmbeddedTarget
 	}
-	sc.Scale(o.timeScale, o.rateScale)
-	if o.duration > 0 {
-		sc.Profile.Truncate(o.duration)
+	if o.seedSet {
+		ov.Seed = &o.seed
 	}
-	profile := o.profile
-	if profile == "" {
-		profile = sc.Embedded.StackProfile
+	if timeSet {
+		ov.TimeScale = &o.timeScale
 	}
-	banks := o.banks
-	if banks == "" {
-		banks = sc.Embedded.Banks
+	if rateSet {
+		ov.RateScale = &o.rateScale
 	}
-	model, err := reference.Model(reference.Options{Profile: profile, BanksFile: banks, CapacityScale: o.rateScale})
+	applied, err := sc.Apply(ov)
+	if err != nil {
+		return nil, nil, err
+	}
+	o.timeScale, o.rateScale, o.duration = applied.TimeScale, applied.RateScale, applied.Duration
+	model, err := reference.Model(reference.Options{Profile: cmp.Or(o.profile, sc.Embedded.StackProfile),
+		BanksFile: cmp.Or(o.banks, sc.Embedded.Banks), CapacityScale: applied.RateScale})
 	if err != nil {
 		return nil, nil, err
 	}
 	return sc, model, nil
 }
+
+// simTarget is the target of a simulated run.
+const simTarget = "sim"
 
 func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, rateSet bool) error {
 	switch {
@@ -124,10 +126,6 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		return fmt.Errorf("%w: --format %q: want table or json", errUsage, o.format)
 	case o.results != "all" && o.results != "none":
 		return fmt.Errorf("%w: --results %q: want all or none", errUsage, o.results)
-	case o.timeScale <= 0 || o.rateScale <= 0:
-		return fmt.Errorf("%w: --time-scale and --rate-scale must be positive", errUsage)
-	case o.duration < 0:
-		return fmt.Errorf("%w: --duration %s must be positive", errUsage, o.duration)
 	case o.replications < 1:
 		return fmt.Errorf("%w: --replications %d must be at least 1", errUsage, o.replications)
 	case o.replications > 1 && o.results == "all":

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stampede-load/stampede/reports"
+)
+
+func TestSimulateBadInputExitsTwoWithOneLine(t *testing.T) {
+	empty := t.TempDir()
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown scenario", []string{"simulate", "no-such-scenario"}, "no-such-scenario"},
+		{"no scenario", []string{"simulate"}, "simulate"},
+		{"bad results", []string{"simulate", "ci-smoke", "--results", "some"}, "--results"},
+		{"bad format", []string{"simulate", "ci-smoke", "--format", "xml"}, "--format"},
+		{"unknown profile", []string{"simulate", "ci-smoke", "--profile", "brittle"}, "brittle"},
+		{"zero replications", []string{"simulate", "ci-smoke", "--replications", "0"}, "--replications"},
+		{"results of many replications", []string{"simulate", "ci-smoke", "--replications", "2", "--results", "all"}, "--results all"},
+		{"NaN rate scale", []string{"simulate", "ci-smoke", "--rate-scale", "NaN"}, "--rate-scale NaN"},
+		{"negative duration", []string{"simulate", "ci-smoke", "--duration", "-1s"}, "--duration"},
+		{"missing banks file", []string{"simulate", "ci-smoke", "--banks", filepath.Join(empty, "nope.yaml")}, "nope.yaml"},
+		{"outages", []string{"simulate", "bank-outage"}, "outages"},
+		{"compare without a run", []string{"sim", "compare", empty}, empty},
+		{"model of an unknown profile", []string{"sim", "model", "--profile", "brittle"}, "brittle"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := cli(t, tt.args...)
+			if code != exitBadInput {
+				t.Fatalf("exit %d, want 2; stderr: %s", code, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Fatalf("stderr %q: want one line naming %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestSimulateWritesASimSummary(t *testing.T) {
+	dir := t.TempDir()
+	code, stdout, stderr := cli(t, "simulate", "ci-smoke", "--out", dir, "--results", "all", "--format", "json")
+	if code != exitOK && code != exitGateFailed {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var printed reports.Summary
+	if err := json.Unmarshal([]byte(stdout), &printed); err != nil {
+		t.Fatalf("stdout is not a summary: %v\n%s", err, stdout)
+	}
+	saved, err := reports.ReadSummary(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if saved.Source != "sim" || printed.Source != "sim" || saved.Requests != printed.Requests || saved.Arrivals == 0 {
+		t.Fatalf("saved %s/%d requests, printed %s/%d", saved.Source, saved.Requests, printed.Source, printed.Requests)
+	}
+	if code == exitOK != saved.Passed() {
+		t.Fatalf("exit %d with gates passed %v", code, saved.Passed())
+	}
+	lines, err := os.ReadFile(filepath.Join(dir, "results.jsonl"))
+	if err != nil || int64(strings.Count(string(lines), "\n")) != saved.Requests {
+		t.Fatalf("results.jsonl: %v, %d lines for %d requests", err, strings.Count(string(lines), "\n"), saved.Requests)
+	}
+}
+
+func TestSimModelPrintsTheReferenceStack(t *testing.T) {
+	code, stdout, stderr := cli(t, "sim", "model", "--profile", "hardened", "--capacity-scale", "0.1")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"model: hardened", "{name: nexi, kind: processor, servers: 6, queue: 51, max_wait: 5s, service: lognormal(median 80ms, p99 400ms), cobadge_pending: 3s}",
+		"admission: 26", "bulkhead: 6", "breaker: {window: 10s, min_calls: 20, failure_ratio: 0.5, open_for: 5s}",
+		"add-card: [read -> call -> write] fails CARD_SAVE_FAILED"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("model lacks %q:\n%s", want, stdout)
+		}
+	}
+}
