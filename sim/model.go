@@ -1,10 +1,13 @@
 package sim
 
 import (
+	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,11 +16,20 @@ import (
 // maps it to exit code 2.
 var ErrInvalidModel = errors.New("invalid model")
 
+// modelError is one problem with a model: file:line: what is wrong, or
+// model NAME: what is wrong for one built in Go. It matches
+// ErrInvalidModel.
+type modelError struct{ msg string }
+
+func (e *modelError) Error() string        { return e.msg }
+func (e *modelError) Is(target error) bool { return target == ErrInvalidModel }
+
 // Model is a model of an enrollment stack: the downstream stations it calls
 // (card processors, the IBAN service, banks, its own database), how it calls
 // them (Stack), and each journey step's route through them.
 type Model struct {
 	Name     string // e.g. "naive", the profile of the reference stack it models
+	File     string // the model file it was read from, for messages; "" for one built in Go
 	Stations []StationSpec
 	Stack    Stack
 	Routes   []Route
@@ -47,6 +59,7 @@ type StationSpec struct {
 	BankTimeout time.Duration
 	// Weight is a bank's share of citizens.
 	Weight float64
+	Line   int // in the model file, for messages
 }
 
 // Stack is how the stack treats its downstreams: the reference stack's
@@ -126,6 +139,7 @@ type Route struct {
 	Code, Message     string
 	DBCode, DBMessage string
 	ShedMessage       string
+	Line              int // in the model file, for messages
 }
 
 // Station returns the named station, or nil.
@@ -152,12 +166,21 @@ func (m *Model) Route(step string) *Route {
 // ErrInvalidModel.
 func (m *Model) Validate() error {
 	var errs []error
+	line := 0 // of the station or route being checked
 	bad := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%w: %s", ErrInvalidModel, fmt.Sprintf(format, args...)))
+		where := "model " + m.Name + ": "
+		if m.File != "" {
+			where = m.File + ": "
+			if line > 0 {
+				where = fmt.Sprintf("%s:%d: ", m.File, line)
+			}
+		}
+		errs = append(errs, &modelError{where + fmt.Sprintf(format, args...)})
 	}
 	seen := map[string]bool{}
 	kinds := map[string]int{}
 	for _, s := range m.Stations {
+		line = s.Line
 		if seen[s.Name] {
 			bad("station %s is listed twice", s.Name)
 		}
@@ -179,6 +202,7 @@ func (m *Model) Validate() error {
 			bad("station %s: bank timeout %s must be positive", s.Name, s.BankTimeout)
 		}
 	}
+	line = 0
 	for _, db := range []string{"db-read", "db-write"} {
 		if st := m.Station(db); st == nil || st.Kind != KindDB {
 			bad("station %s (kind db) is missing", db)
@@ -213,6 +237,7 @@ func (m *Model) Validate() error {
 	}
 	steps := map[string]bool{}
 	for _, r := range m.Routes {
+		line = r.Line
 		if steps[r.Step] {
 			bad("route %s is listed twice", r.Step)
 		}
@@ -291,14 +316,14 @@ func editDistance(a, b string) int {
 	return prev[len(b)]
 }
 
-// Write prints the model, one station, setting and route a line, in the
-// units it is written in.
+// Write prints the model as a model file: ParseModel reads back the same
+// model, so `stampede sim model > model.yaml` is a starting point to edit.
 func (m *Model) Write(w io.Writer) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "model: %s\nstations:\n", m.Name)
+	fmt.Fprintf(&b, "# stampede model of an enrollment stack (see README: Simulating capacity)\nmodel: %q\nstations:\n", m.Name)
 	for _, s := range m.Stations {
-		fmt.Fprintf(&b, "  - {name: %s, kind: %s, servers: %d, queue: %d, max_wait: %s, service: %s",
-			s.Name, s.Kind, s.Servers, s.Queue, s.MaxWait, s.Service)
+		fmt.Fprintf(&b, "  - {name: %q, kind: %s, servers: %d, queue: %d, max_wait: %s, service: %s",
+			s.Name, s.Kind, s.Servers, s.Queue, s.MaxWait, s.Service.yaml())
 		if s.Pending > 0 {
 			fmt.Fprintf(&b, ", cobadge_pending: %s", s.Pending)
 		}
@@ -306,40 +331,68 @@ func (m *Model) Write(w io.Writer) error {
 			fmt.Fprintf(&b, ", bank_timeout: %s", s.BankTimeout)
 		}
 		if s.Weight > 0 {
-			fmt.Fprintf(&b, ", weight: %g", s.Weight)
+			fmt.Fprintf(&b, ", weight: %s", strconv.FormatFloat(s.Weight, 'g', -1, 64))
 		}
 		b.WriteString("}\n")
 	}
 	k := m.Stack
-	fmt.Fprintf(&b, "stack:\n  fan_out: %s\n  admission: %d\n  pool: %d\n  bulkhead: %d\n  call_timeout: %s\n  db_timeout: %s\n  card_processor: %s\n",
-		map[bool]string{true: "sequential", false: "parallel, partial results"}[k.Sequential], k.Admission, k.Pool, k.Bulkhead, k.CallTimeout, k.DBTimeout, k.CardProcessor)
+	fanOut := "parallel"
+	if k.Sequential {
+		fanOut = "sequential"
+	}
+	fmt.Fprintf(&b, "stack:\n  fan_out: %s\n  admission: %d\n  pool: %d\n  bulkhead: %d\n  call_timeout: %s\n  db_timeout: %s\n  card_processor: %q\n",
+		fanOut, k.Admission, k.Pool, k.Bulkhead, k.CallTimeout, k.DBTimeout, k.CardProcessor)
 	if k.Overhead != nil {
-		fmt.Fprintf(&b, "  overhead: %s\n", k.Overhead)
+		fmt.Fprintf(&b, "  overhead: %s\n", k.Overhead.yaml())
 	}
 	if k.Retry {
-		fmt.Fprintf(&b, "  retry: {attempts: 2, backoff: %s..%s}\n", k.RetryBackoff/2, k.RetryBackoff)
+		fmt.Fprintf(&b, "  retry_backoff: %s\n", k.RetryBackoff)
 	}
 	if br := k.Breaker; br != nil {
-		fmt.Fprintf(&b, "  breaker: {window: %s, min_calls: %d, failure_ratio: %g, open_for: %s}\n", br.Window, br.MinCalls, br.FailureRatio, br.OpenFor)
+		fmt.Fprintf(&b, "  breaker: {window: %s, min_calls: %d, failure_ratio: %s, open_for: %s}\n",
+			br.Window, br.MinCalls, strconv.FormatFloat(br.FailureRatio, 'g', -1, 64), br.OpenFor)
 	}
 	b.WriteString("routes:\n")
 	for _, r := range m.Routes {
-		var ops []string
+		ops := make([]string, 0, len(r.Ops))
 		for _, op := range r.Ops {
 			s := string(op.Kind)
 			if len(op.Stations) > 0 {
 				s += "(" + strings.Join(op.Stations, ",") + ")"
 			}
-			ops = append(ops, s)
+			ops = append(ops, strconv.Quote(s))
 		}
-		fmt.Fprintf(&b, "  %s: [%s]", r.Step, strings.Join(ops, " -> "))
-		if r.Code != "" {
-			fmt.Fprintf(&b, " fails %s %q", r.Code, r.Message)
+		fmt.Fprintf(&b, "  - {step: %q, ops: [%s]", r.Step, strings.Join(ops, ", "))
+		for _, f := range []struct{ key, v string }{{"code", r.Code}, {"message", r.Message}, {"db_code", r.DBCode},
+			{"db_message", r.DBMessage}, {"shed_message", r.ShedMessage}} {
+			if f.v != "" {
+				fmt.Fprintf(&b, ", %s: %s", f.key, yamlString(f.v))
+			}
 		}
-		b.WriteString("\n")
+		b.WriteString("}\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// yaml writes the distribution as a model file has it.
+func (s Service) yaml() string {
+	switch s.Distribution {
+	case Exponential:
+		return fmt.Sprintf("{distribution: exponential, mean: %s}", s.Mean)
+	case LogNormal:
+		return fmt.Sprintf("{distribution: lognormal, median: %s, p99: %s}", s.Median, s.P99)
+	case Uniform:
+		return fmt.Sprintf("{distribution: uniform, min: %s, max: %s}", s.Min, s.Max)
+	}
+	return fmt.Sprintf("{distribution: %s, value: %s}", cmp.Or(s.Distribution, Constant), s.Value)
+}
+
+// yamlString quotes s for YAML: a double-quoted scalar with JSON's escapes,
+// which YAML reads back as written.
+func yamlString(s string) string {
+	b, _ := json.Marshal(s) // a string always encodes
+	return string(b)
 }
 
 // String writes the distribution as it is configured.

@@ -26,6 +26,7 @@ const simMemoryLimit = 384 << 20
 // simulateOptions are the flags of `stampede simulate`.
 type simulateOptions struct {
 	scenario     string
+	model        string
 	profile      string
 	banks        string
 	timeScale    float64
@@ -63,6 +64,7 @@ the embedded stack uses (the scenario's embedded: defaults), capacity shrunk ali
 		},
 	}
 	f := cmd.Flags()
+	f.StringVar(&o.model, "model", "", "model file to simulate (see 'stampede sim model'); default: the reference stack's model")
 	f.StringVar(&o.profile, "profile", "", "stack profile to model: naive or hardened (default: the scenario's embedded profile)")
 	f.StringVar(&o.banks, "banks", "", "banks file the model's stations come from (default: the default banks)")
 	f.Float64Var(&o.timeScale, "time-scale", 1, "compress every duration of the scenario N-fold, keeping its rates")
@@ -109,6 +111,14 @@ func (o *simulateOptions) prepare(timeSet, rateSet bool) (*scenarios.Scenario, *
 		return nil, nil, err
 	}
 	o.timeScale, o.rateScale, o.duration = applied.TimeScale, applied.RateScale, applied.Duration
+	if o.model != "" {
+		if o.profile != "" || o.banks != "" {
+			return nil, nil, fmt.Errorf("%w: --model is a whole model: not with --profile or --banks", errUsage)
+		}
+		// A model file is taken as written: its capacity is not scaled.
+		model, err := sim.LoadModel(o.model)
+		return sc, model, err
+	}
 	model, err := reference.Model(reference.Options{Profile: cmp.Or(o.profile, sc.Embedded.StackProfile),
 		BanksFile: cmp.Or(o.banks, sc.Embedded.Banks), CapacityScale: applied.RateScale})
 	if err != nil {

@@ -30,6 +30,9 @@ func TestSimulateBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"outages", []string{"simulate", "bank-outage"}, "outages"},
 		{"compare without a run", []string{"sim", "compare", empty}, empty},
 		{"model of an unknown profile", []string{"sim", "model", "--profile", "brittle"}, "brittle"},
+		{"missing model file", []string{"simulate", "ci-smoke", "--model", filepath.Join(empty, "m.yaml")}, "m.yaml"},
+		{"model file with a bad route", []string{"simulate", "ci-smoke", "--model", badModel(t)}, `:58: route bancomat-search: fanout calls station "nexy"`},
+		{"model and profile", []string{"simulate", "ci-smoke", "--model", badModel(t), "--profile", "naive"}, "--model"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,11 +78,70 @@ func TestSimModelPrintsTheReferenceStack(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"model: hardened", "{name: nexi, kind: processor, servers: 6, queue: 51, max_wait: 5s, service: lognormal(median 80ms, p99 400ms), cobadge_pending: 3s}",
+	for _, want := range []string{`model: "hardened"`,
+		`{name: "nexi", kind: processor, servers: 6, queue: 51, max_wait: 5s, service: {distribution: lognormal, median: 80ms, p99: 400ms}, cobadge_pending: 3s}`,
 		"admission: 26", "bulkhead: 6", "breaker: {window: 10s, min_calls: 20, failure_ratio: 0.5, open_for: 5s}",
-		"add-card: [read -> call -> write] fails CARD_SAVE_FAILED"} {
+		`{step: "add-card", ops: ["read", "call", "write"], code: "CARD_SAVE_FAILED"`} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("model lacks %q:\n%s", want, stdout)
 		}
+	}
+}
+
+// badModel writes a model file whose line 58 routes a step to a station
+// it does not have.
+func badModel(t *testing.T) string {
+	t.Helper()
+	code, stdout, stderr := cli(t, "sim", "model")
+	if code != exitOK {
+		t.Fatalf("sim model: %s", stderr)
+	}
+	lines := strings.Split(stdout, "\n")
+	for i, l := range lines {
+		if strings.Contains(l, `step: "bancomat-search"`) {
+			lines[i] = strings.Replace(l, `"fanout(iccrea,nexi,sia)"`, `"fanout(iccrea,nexy,sia)"`, 1)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestSimulateAModelFile: the printed model, edited, simulates. At the main
+// job's scales, what if nexi had three times the servers and the stack ten
+// times the connections to the banks? Every card add then succeeds.
+func TestSimulateAModelFile(t *testing.T) {
+	_, stdout, _ := cli(t, "sim", "model", "--capacity-scale", "0.1")
+	path := filepath.Join(t.TempDir(), "m.yaml")
+	if err := os.WriteFile(path, []byte(stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bigger := filepath.Join(t.TempDir(), "bigger.yaml")
+	if err := os.WriteFile(bigger, []byte(strings.NewReplacer(`{name: "nexi", kind: processor, servers: 6,`, `{name: "nexi", kind: processor, servers: 18,`,
+		"pool: 13\n", "pool: 130\n").Replace(stdout)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addCard := func(model string) float64 {
+		dir := t.TempDir()
+		code, _, stderr := cli(t, "simulate", "launch-day", "--as-embedded", "--model", model, "--out", dir, "--format", "json")
+		if code != exitGateFailed {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		s, err := reports.ReadSummary(filepath.Join(dir, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range s.Steps {
+			if st.Journey == "quick-add-card" && st.Name == "add-card" {
+				return st.SuccessRatio
+			}
+		}
+		t.Fatal("no add-card step")
+		return 0
+	}
+	if a, b := addCard(path), addCard(bigger); a > 0.7 || b < 0.99 {
+		t.Fatalf("add-card success %.2f as the embedded stack is, %.2f with 18 nexi servers and 130 connections: want under 70%% and all", a, b)
 	}
 }

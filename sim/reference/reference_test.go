@@ -4,7 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stampede-load/stampede/mocks"
@@ -189,4 +191,33 @@ func keys(m map[string]reports.ErrorSummary) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestStockModelsRoundTripThroughAFile: what `stampede sim model` prints is
+// a model file that reads back as the same model.
+func TestStockModelsRoundTripThroughAFile(t *testing.T) {
+	for _, p := range []string{"naive", "hardened"} {
+		m, err := Model(Options{Profile: p, CapacityScale: 0.1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := m.Write(&b); err != nil {
+			t.Fatal(err)
+		}
+		back, err := sim.ParseModel(p+".yaml", []byte(b.String()))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		back.File = ""
+		for i := range back.Stations {
+			back.Stations[i].Line = 0
+		}
+		for i := range back.Routes {
+			back.Routes[i].Line = 0
+		}
+		if !reflect.DeepEqual(back, m) {
+			t.Fatalf("%s: the model file reads back differently", p)
+		}
+	}
 }
