@@ -69,7 +69,7 @@ step; RUN/summary.json holds all the steps' results with the saturation.`,
 	f.DurationVar(&o.stepDuration, "step-duration", 0, "how long each step holds its rate, at least 1s (required)")
 	f.BoolVar(&o.refine, "refine", false, "bisect between the last step that held and the first that did not")
 	f.StringVar(&o.slo, "slo", "", "criteria, e.g. p99=800ms,errors=1% (default: the scenario's)")
-	f.StringVar(&o.mocks, "mocks", "", "bank mocks' URL (or their /metrics): name the station that saturates first")
+	f.StringVar(&o.mocks, "mocks", "", "bank mocks' admin URL (their API URL when they share it, the default on loopback) or their /metrics: name the station that saturates first")
 	f.StringVar(&o.target, "target", "", "base URL of the stack; overrides the scenario's target")
 	f.StringVar(&o.url, "url", "", "saturate one request to this URL instead of a scenario")
 	f.StringVar(&o.method, "method", "GET", "with --url: HTTP method")

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -262,7 +263,7 @@ func TestSeparateAdminListener(t *testing.T) {
 		{"admin not on the API listener", s.URL + "/admin/stations/nexi", 404},
 		{"API not on the admin listener", s.AdminURL + "/processors/nexi/bancomat/cards?abi=03069&fiscalCode=RSSMRA85T10A562S", 404},
 		{"metrics on the admin listener", s.AdminURL + "/metrics", 200},
-		{"metrics on the API listener", s.URL + "/metrics", 200},
+		{"metrics not on the API listener", s.URL + "/metrics", 404}, // the help: metrics stay with the admin API
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,4 +361,21 @@ func FuzzAdminPatch(f *testing.F) {
 			t.Fatalf("answered %d: %s", rec.Code, rec.Body.String())
 		}
 	})
+}
+
+// /metrics goes with the admin API: an API listener of its own (one open
+// to other hosts) does not serve it.
+func TestMetricsOnlyWithTheAdminAPI(t *testing.T) {
+	s := startServer(t, fastConfig())
+	for _, tt := range []struct {
+		name       string
+		api, admin bool
+		want       int
+	}{{"API alone", true, false, http.StatusNotFound}, {"admin alone", false, true, http.StatusOK}, {"shared", true, true, http.StatusOK}} {
+		rec := httptest.NewRecorder()
+		s.handler(tt.api, tt.admin).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		if rec.Code != tt.want {
+			t.Errorf("%s: /metrics answered %d, want %d", tt.name, rec.Code, tt.want)
+		}
+	}
 }

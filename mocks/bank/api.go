@@ -1,11 +1,13 @@
 package bank
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -39,13 +41,20 @@ func badRequest(format string, args ...any) error {
 	return &requestError{status: http.StatusBadRequest, code: "BAD_REQUEST", msg: fmt.Sprintf(format, args...)}
 }
 
-// decodeJSON decodes one JSON object body into v.
+// decodeJSON decodes one JSON object body into v. Unknown fields and
+// anything after the object are refused, as the reference stack refuses
+// them: a client sending what the API does not define is told so.
 func decodeJSON(body []byte, v any) error {
 	if len(body) == 0 {
 		return badRequest("empty body: want a JSON object")
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		return badRequest("malformed JSON: %v", err)
+	}
+	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
+		return badRequest("the body must hold exactly one JSON object")
 	}
 	return nil
 }
@@ -204,6 +213,16 @@ func (s *Server) processorFor(w http.ResponseWriter, r *http.Request, method str
 	return p, allow(w, r, method)
 }
 
+// readJSONBody is readBody for the API, whose bodies are JSON: another
+// Content-Type is 415 UNSUPPORTED_MEDIA_TYPE before the body is read.
+func readJSONBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil, &requestError{status: http.StatusUnsupportedMediaType, code: "UNSUPPORTED_MEDIA_TYPE",
+			msg: "Content-Type must be application/json"}
+	}
+	return readBody(w, r)
+}
+
 // readBody reads a request body of at most MaxBodyBytes.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -233,7 +252,7 @@ func (s *Server) verifyCard(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := readJSONBody(w, r)
 	var req verifyRequest
 	if err == nil {
 		req, err = parseVerify(body)
@@ -291,7 +310,7 @@ func (s *Server) startCobadge(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := readJSONBody(w, r)
 	var req searchRequest
 	if err == nil {
 		req, err = parseSearch(body)
@@ -335,7 +354,7 @@ func (s *Server) validateIBAN(w http.ResponseWriter, r *http.Request) {
 	if !allow(w, r, http.MethodPost) {
 		return
 	}
-	body, err := readBody(w, r)
+	body, err := readJSONBody(w, r)
 	var req ibanRequest
 	if err == nil {
 		req, err = parseIBANCheck(body)

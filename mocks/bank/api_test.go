@@ -50,7 +50,7 @@ func call(t testing.TB, method, url, body string) (*http.Response, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if body != "" {
+	if method == http.MethodPost || body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	resp, err := testClient.Do(req)
@@ -111,6 +111,8 @@ func TestVerifyCard(t *testing.T) {
 		{"malformed JSON", "POST", "/processors/nexi/cards/verify", `{"pan": "4111`, 400, "BAD_REQUEST"},
 		{"wrong JSON type", "POST", "/processors/nexi/cards/verify", `{"pan": 4111111111111111}`, 400, "BAD_REQUEST"},
 		{"empty body", "POST", "/processors/nexi/cards/verify", "", 400, "BAD_REQUEST"},
+		{"unknown field", "POST", "/processors/nexi/cards/verify", `{"pan":"4111111111111111","expiry":"12/30","cvv":"123","holder":"A B","pin":"1234"}`, 400, "BAD_REQUEST"},
+		{"two objects", "POST", "/processors/nexi/cards/verify", card(nil) + card(nil), 400, "BAD_REQUEST"},
 		{"too large", "POST", "/processors/nexi/cards/verify", `{"holder":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "BODY_TOO_LARGE"},
 		{"wrong method", "GET", "/processors/nexi/cards/verify", "", 405, "METHOD_NOT_ALLOWED"},
 		{"unknown processor", "POST", "/processors/visa/cards/verify", card(nil), 404, "UNKNOWN_PROCESSOR"},
@@ -145,8 +147,34 @@ func TestVerifyCard(t *testing.T) {
 			}
 		})
 	}
-	if got := s.Station("nexi").Stats().Requests; got["ok"] != 1 || got["declined"] != 2 || got["bad_request"] != 7 {
+	if got := s.Station("nexi").Stats().Requests; got["ok"] != 1 || got["declined"] != 2 || got["bad_request"] != 9 { // the 7 malformed, the unknown field, the two objects
 		t.Fatalf("nexi counted %v", got)
+	}
+}
+
+// The API's bodies are JSON: another Content-Type, or none, is refused
+// before the body is read, on every endpoint that takes one.
+func TestRequestsNeedJSONContentType(t *testing.T) {
+	s := startServer(t, fastConfig())
+	for _, path := range []string{"/processors/nexi/cards/verify", "/processors/sia/cobadge/searches", "/iban/validate"} {
+		for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx"} {
+			req, err := http.NewRequest(http.MethodPost, s.URL+path, strings.NewReader(`{}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ct != "" {
+				req.Header.Set("Content-Type", ct)
+			}
+			resp, err := testClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(string(b), "UNSUPPORTED_MEDIA_TYPE") {
+				t.Errorf("%s with Content-Type %q: %d %s", path, ct, resp.StatusCode, b)
+			}
+		}
 	}
 }
 
@@ -432,6 +460,7 @@ func FuzzRequestDecoding(f *testing.F) {
 		if err != nil {
 			return // not a request a client could send
 		}
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if (rec.Code == 301 || rec.Code == 307 || rec.Code == 308) && rec.Header().Get("Location") != "" {

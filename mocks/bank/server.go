@@ -124,8 +124,8 @@ func newServer(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// handler serves the bank API and metrics, and the admin API when admin is
-// set (a listener of its own serves it otherwise).
+// handler serves the bank API when api is set, and the admin API and
+// metrics when admin is set (a listener of their own serves them otherwise).
 func (s *Server) handler(api, admin bool) http.Handler {
 	mux := http.NewServeMux()
 	if api {
@@ -135,8 +135,10 @@ func (s *Server) handler(api, admin bool) http.Handler {
 			writeError(w, http.StatusNotFound, "NOT_FOUND", "no such endpoint: "+r.URL.Path)
 		})
 	}
-	mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	if admin {
+		// With the admin API, never beside an API open to other hosts:
+		// the help says /metrics stays on loopback unless --admin-addr moves it.
+		mux.Handle("/metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 		s.adminRoutes(mux)
 	}
 	return mux
