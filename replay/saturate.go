@@ -394,7 +394,7 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 	sum.Generator = s.generator
 	reports.Sinks(s.o.Run.Sinks).NoteSummary(sum)
 
-	if err := writeFileAtomic(filepath.Join(s.o.Run.Dir, SaturationFile), func(w io.Writer) error {
+	if err := reports.WriteFileAtomic(filepath.Join(s.o.Run.Dir, SaturationFile), func(w io.Writer) error {
 		return reports.WriteSaturationJSON(w, rep)
 	}); err != nil {
 		return nil, err
@@ -403,34 +403,6 @@ func (s *search) finish(stopped string) (*SaturateOutcome, error) {
 		return nil, err
 	}
 	return &SaturateOutcome{Dir: s.o.Run.Dir, Report: rep, Summary: sum, Interrupted: s.interrupted}, nil
-}
-
-// writeFileAtomic writes path through a temporary file renamed into place,
-// so a reader never sees half of it.
-func writeFileAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // fmtMs formats milliseconds for a progress line.

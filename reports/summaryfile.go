@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,13 +44,22 @@ func ReadSummary(path string) (*Summary, error) {
 	return s, nil
 }
 
-// WriteSummaryFile writes s to path as indented JSON. It writes a temporary
-// file beside path and renames it, so a reader (a CI step, a dashboard)
-// never sees half a summary.
-func WriteSummaryFile(path string, s *Summary) (err error) {
+// WriteSummaryFile writes s to path as indented JSON, atomically (see
+// WriteFileAtomic), so a reader (a CI step, a dashboard) never sees half a
+// summary.
+func WriteSummaryFile(path string, s *Summary) error {
+	return WriteFileAtomic(path, func(w io.Writer) error { return EncodeSummary(w, s) })
+}
+
+// WriteFileAtomic writes the file at path with write: into a temporary
+// file beside it (buffered), then renamed into place, so a reader sees the
+// whole old file or the whole new one, never half of it. The file is
+// readable by all (0644). The one way stampede writes a run folder's
+// summaries and reports.
+func WriteFileAtomic(path string, write func(io.Writer) error) (err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
-		return fmt.Errorf("write summary: %w", err)
+		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
 	}
 	defer func() {
 		if err != nil {
@@ -57,17 +67,21 @@ func WriteSummaryFile(path string, s *Summary) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := EncodeSummary(tmp, s); err != nil {
+	bw := bufio.NewWriterSize(tmp, 64<<10)
+	if err := write(bw); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write summary: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write summary: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write summary: %w", err)
+		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }

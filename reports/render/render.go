@@ -1,11 +1,9 @@
 package render
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -95,40 +93,9 @@ func WriteFiles(dir string, runs []*Run) error {
 		name   string
 		format Format
 	}{{HTMLFile, HTML}, {MarkdownFile, Markdown}} {
-		if err := writeAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return Write(w, f.format, runs) }); err != nil {
+		if err := reports.WriteFileAtomic(filepath.Join(dir, f.name), func(w io.Writer) error { return Write(w, f.format, runs) }); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-// writeAtomic writes path through a temporary file renamed into place.
-func writeAtomic(path string, write func(io.Writer) error) (err error) {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", filepath.Base(path), err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	bw := bufio.NewWriterSize(tmp, 64<<10)
-	if err := write(bw); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
 }
