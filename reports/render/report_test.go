@@ -359,3 +359,37 @@ func TestFramesAtRealScale(t *testing.T) {
 		t.Errorf("runs of one scale: frames %+v, %q; want their own seconds", fs, label)
 	}
 }
+
+// TestHTMLEscapesRunText checks that text from a results file (step names,
+// error modes, messages) cannot put markup into the page, in the tables or
+// in the charts' SVG.
+func TestHTMLEscapesRunText(t *testing.T) {
+	r := healthyRun(false)
+	s := r.Summary
+	evil := `<script>alert(1)</script>`
+	s.Steps = []reports.StepSummary{{Name: evil, Journey: "j", Requests: 10, OK: 9, Latency: reports.LatencyMs{P50: 2},
+		Spectrum: []reports.PercentileMs{{Percentile: 50, Ms: 2}, {Percentile: 99, Ms: 9}}}}
+	s.Errors = []reports.ErrorSummary{{Mode: reports.ErrorMode("http 500 " + evil), Upstream: `<img src=x onerror=alert(2)>`, Count: 1,
+		OnsetS: 3, Message: evil}}
+	for i := range s.Series {
+		s.Series[i].Errors = []reports.ModeCount{{Mode: reports.ErrorMode("http 500 " + evil), Upstream: `<img src=x onerror=alert(2)>`, Count: 1}}
+	}
+	var buf bytes.Buffer
+	if err := WriteHTML(&buf, []*Run{r}); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	for _, bad := range []string{"<script", "<img"} {
+		if strings.Contains(page, bad) {
+			t.Errorf("page holds %q from the run's text", bad)
+		}
+	}
+	inSVG := false
+	for _, part := range strings.Split(page, "<svg")[1:] {
+		svg, _, _ := strings.Cut(part, "</svg>")
+		inSVG = inSVG || strings.Contains(svg, "&lt;script&gt;")
+	}
+	if !inSVG || !strings.Contains(page, `id="chart-errors"`) || !strings.Contains(page, `id="chart-spectrum"`) {
+		t.Error("the charts do not show the escaped text: the test proves nothing")
+	}
+}
