@@ -78,7 +78,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	acc := reports.NewAccumulator(reports.WithStart(o.Start))
-	r.sinks = append(reports.Sinks{acc}, o.Sinks...)
+	r.out = newFeed(append(reports.Sinks{acc}, o.Sinks...))
 	r.e.At(0, &r.arrivals, 0)
 	interrupted := false
 	for r.e.Pending() > 0 {
@@ -95,6 +95,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		r.e.Run(until)
 	}
 	r.cutOff()
+	r.out.close()
 	planned := o.Scenario.Profile.Duration()
 	if interrupted {
 		planned = 0
@@ -112,7 +113,7 @@ type run struct {
 	sc    *scenarios.Scenario
 	m     *Model
 	e     Engine
-	sinks reports.Sinks
+	out   *feed
 	res   reports.Result // the result being handed to the sinks
 	rng   *rand.Rand     // the stack's own draws (retry jitter)
 
@@ -315,7 +316,7 @@ func (r *run) arrive(n uint64, now time.Duration) {
 	if err != nil {
 		r.res = reports.Result{Seq: n, User: n, Attempt: 1, Intended: r.o.Start.Add(now), Sent: r.o.Start.Add(now),
 			Error: "data: " + err.Error(), Arrival: true}
-		r.sinks.Add(&r.res)
+		r.out.add(&r.res)
 		return
 	}
 	c := r.citizen()
