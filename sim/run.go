@@ -109,13 +109,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 // run is the state of one simulation.
 type run struct {
-	o     Options
-	sc    *scenarios.Scenario
-	m     *Model
-	e     Engine
-	out   *feed
-	res   reports.Result // the result being handed to the sinks
-	rng   *rand.Rand     // the stack's own draws (retry jitter)
+	o   Options
+	sc  *scenarios.Scenario
+	m   *Model
+	e   Engine
+	out *feed
+	res reports.Result // the result being handed to the sinks
+	rng *rand.Rand     // the stack's own draws (retry jitter)
 
 	arrivals    arrivalSource
 	lastArrival time.Duration // -1 until the profile has ended
