@@ -36,7 +36,11 @@ func loadLatencyChart(r *Run) (*Chart, error) {
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = msTicks{}
 	var p50, pq, failed plotter.XYs
-	for _, st := range sortedSteps(rep) {
+	// Along the offered rate the steps achieved, which a bisection step can
+	// fall short of: the curve must not double back.
+	steps := sortedSteps(rep)
+	sort.SliceStable(steps, func(i, j int) bool { return steps[i].OfferedRate < steps[j].OfferedRate })
+	for _, st := range steps {
 		if st.Requests == 0 {
 			continue
 		}
