@@ -284,6 +284,8 @@ type arrivalSource struct {
 	due time.Duration
 }
 
+// Act brings in the arrival due now (the run's first event only paces the
+// first), then paces the next.
 func (a *arrivalSource) Act(now time.Duration, tag uint64) {
 	r := a.r
 	if tag == arrivalDue {

@@ -1,8 +1,8 @@
 // Package reference builds the simulator's model of stampede's reference
 // stack (mocks/stack in front of mocks/bank) from the very parameters the
 // embedded stack starts with (mocks.BankConfig and mocks.StackConfig), so
-// the model and what it models cannot drift apart. It imports the mocks;
-// package sim does not.
+// the model and what it models cannot drift apart. It imports the mocks
+// (package sim does not) and must not import replay.
 package reference
 
 import (
