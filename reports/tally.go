@@ -319,12 +319,28 @@ func (a *Accumulator) AddStepLatencies(journey, step string, dueSec int64, timed
 	if p.lat == nil {
 		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
 	}
+	// Ascending buckets into the second's histogram, coarser: runs of
+	// buckets that fall in one of its buckets are recorded at once.
+	var run Bucket
 	for _, b := range buckets {
-		// Ascending buckets into the second's histogram: mostly appends.
-		_ = p.lat.RecordValues(b.Value, b.Count)
+		if run.Count > 0 && !pointGeometry.ValuesAreEquivalent(run.Value, b.Value) {
+			_ = p.lat.RecordValues(run.Value, run.Count)
+			run.Count = 0
+		}
+		if run.Count == 0 {
+			run.Value = b.Value
+		}
+		run.Count += b.Count
+	}
+	if run.Count > 0 {
+		_ = p.lat.RecordValues(run.Value, run.Count)
 	}
 	return nil
 }
+
+// pointGeometry answers which values the series' histograms tell apart;
+// nothing is recorded in it.
+var pointGeometry = newHist(pointSigFigs)
 
 func exportCounts(c *counts) Counts {
 	return Counts{c.requests, c.ok, c.dropped, c.retries, c.sent, c.arrivals, c.journeysDone, c.bytesIn, c.bytesOut}

@@ -107,20 +107,8 @@ func (d *histDecoder) decode(encoded string, want geometry) ([]reports.Bucket, e
 // bucket index in turn, a negative one skipping that many empty buckets.
 func (d *histDecoder) counts(p []byte, g geometry) error {
 	d.buckets = d.buckets[:0]
-	// Bucket geometry for a lowest value of 1 (unit magnitude 0): the
-	// sub-bucket count is the power of two at or above 2·10^digits.
-	lim, sub := int64(2), int64(1)
-	for range g.sigFigs {
-		lim *= 10
-	}
-	for sub < lim {
-		sub <<= 1
-	}
-	half := sub / 2
-	halfMag := 0
-	for int64(1)<<halfMag < half {
-		halfMag++
-	}
+	halfMag, half := layout(g)
+	sub := 2 * half
 	// As many buckets as reach the highest trackable value; the counts
 	// cover the last one to its end, past that value.
 	buckets := int64(1)

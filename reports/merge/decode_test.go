@@ -3,6 +3,7 @@ package merge
 import (
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -90,4 +91,33 @@ func FuzzHistDecoder(f *testing.F) {
 			t.Fatalf("decoded %v, HdrHistogram %v", got, want)
 		}
 	})
+}
+
+func TestEncoderAgreesWithHdrHistogram(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	var e histEncoder
+	g := geometryOf(reports.NewLatencyHistogram())
+	for i := range 50 {
+		h := packed(reports.NewLatencyHistogram())
+		var want []reports.Bucket
+		for range rng.IntN(3000) {
+			_ = h.RecordValue(int64(rng.ExpFloat64() * float64([]int64{10, 1e4, 1e6, 1e9}[i%4])))
+		}
+		_ = h.RecordValue(3_600_000_000)
+		for v, c := range h.ForEachBucket {
+			want = append(want, reports.Bucket{Value: v, Count: c})
+		}
+		line := string(e.entry("j/s", 1607418000, 1, h, g))
+		enc := line[strings.LastIndex(line, ",")+1:]
+		got, err := hdrBuckets(t, enc)
+		if err != nil {
+			t.Fatalf("case %d: HdrHistogram cannot read the encoding: %v", i, err)
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("case %d: HdrHistogram reads %d buckets, %d were written", i, len(got), len(want))
+		}
+		if !strings.HasPrefix(line, "Tag=j/s,1607418000.000000,1.000000,") {
+			t.Fatalf("line %.60q", line)
+		}
+	}
 }

@@ -59,6 +59,8 @@ type IntervalWriter struct {
 	tags   map[[2]string]string
 	newest int64 // latest end second seen
 	swept  int64 // newest at the last sweep
+	enc    histEncoder
+	geom   geometry
 	err    error
 }
 
@@ -66,7 +68,8 @@ type IntervalWriter struct {
 func NewIntervalWriter(w io.Writer) *IntervalWriter {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	iw := &IntervalWriter{bw: bw, lw: hdr.NewHistogramLogWriter(bw),
-		open: make(map[intervalKey]*hdr.PackedHistogram), tags: make(map[[2]string]string)}
+		open: make(map[intervalKey]*hdr.PackedHistogram), tags: make(map[[2]string]string),
+		geom: geometryOf(reports.NewLatencyHistogram())}
 	iw.err = errors.Join(
 		iw.lw.OutputLogFormatVersion(),
 		iw.lw.OutputComment("[stampede: latencies in microseconds by step (Tag=JOURNEY/STEP) and due second]"),
@@ -139,10 +142,10 @@ func (w *IntervalWriter) writeInterval(k intervalKey, h *hdr.PackedHistogram) {
 		tag = stepTag(k.journey, k.step)
 		w.tags[tk] = tag
 	}
-	h.SetTag(tag)
-	h.SetStartTimeMs(k.sec * 1000)
-	h.SetEndTimeMs((k.sec + 1) * 1000)
-	w.err = w.lw.OutputIntervalPackedHistogram(h)
+	line := w.enc.entry(tag, k.sec, 1, h, w.geom)
+	if _, w.err = w.bw.Write(line); w.err == nil {
+		w.err = w.bw.WriteByte('\n')
+	}
 }
 
 // WriteInterval writes one interval as it is, for a merge that passes a

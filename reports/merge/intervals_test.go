@@ -2,10 +2,12 @@ package merge
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stampede-load/stampede/reports"
 )
@@ -135,4 +137,49 @@ func FuzzDecodeCounters(f *testing.F) {
 			acc.Summary(c.meta())
 		}
 	})
+}
+
+// BenchmarkIntervalWriterAdd is the sink's cost per result in a run.
+func BenchmarkIntervalWriterAdd(b *testing.B) {
+	rs := synthetic(100000, 10)
+	w := NewIntervalWriter(io.Discard)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		r := rs[i%len(rs)]
+		r.Intended = r.Intended.Add(time.Duration(i/len(rs)) * 500 * time.Second)
+		w.Add(&r)
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkRestore is reading one run's interval log back into its
+// accumulator, per interval.
+func BenchmarkRestore(b *testing.B) {
+	dir := b.TempDir()
+	writeRun(b, dir, header, synthetic(60000, 11))
+	c, err := readCounters(dir)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var entries int
+	ReadIntervals(bytes.NewReader(mustRead(b, filepath.Join(dir, IntervalsFile))), "x", func(*Interval) error { entries++; return nil })
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if _, err := restore(dir, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*entries), "ns/interval")
+}
+
+func mustRead(b *testing.B, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return data
 }
