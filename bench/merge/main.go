@@ -96,10 +96,11 @@ func run() error {
 		return err
 	}
 	took, cpu := time.Since(began), cpuTime()-cpu0
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
 	s := m.Summary()
-	fmt.Printf("merged %d shards (%d requests, p99 %.1f ms) in %s (CPU %s on %d cores); heap in use after: %.1f MB\n",
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("merged %d shards (%d requests, p99 %.1f ms) in %s (CPU %s on %d cores); live heap of the merged run: %.1f MB\n",
 		*shards, s.Requests, s.Latency.P99, took.Round(time.Millisecond), cpu.Round(time.Millisecond), runtime.GOMAXPROCS(0), mb(int64(ms.HeapInuse)))
 	return nil
 }
