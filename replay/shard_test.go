@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -104,5 +107,31 @@ func TestRunInfoRecordsClockAndStartOffset(t *testing.T) {
 	}
 	if d := info.Clock.Sub(start) - offset; offset < 300*time.Millisecond || d < -time.Millisecond || d > time.Millisecond {
 		t.Fatalf("clock %v offset %v: want the offset to be clock - start >= 300ms", info.Clock, offset)
+	}
+}
+
+func TestResultsErrorsKeepsOnlyTheFailures(t *testing.T) {
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if n.Add(1)%2 == 0 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	sc := quick(t, srv.URL+"/x", 40, time.Second)
+	out, err := Run(context.Background(), Options{Scenario: sc, Target: sc.Target, Dir: t.TempDir(), Results: ResultsErrors})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := readResults(t, out)
+	failed := out.Summary.Requests - out.Summary.OK
+	if failed < 10 || int64(len(rs)) != failed {
+		t.Fatalf("results file holds %d results; the run had %d failures of %d", len(rs), failed, out.Summary.Requests)
+	}
+	for _, r := range rs {
+		if r.OK {
+			t.Fatalf("a successful result in an errors-only file: %+v", r)
+		}
 	}
 }
