@@ -17,7 +17,7 @@ type GateResult struct {
 	Threshold float64 `json:"threshold"` // in the metric's unit
 	Actual    float64 `json:"actual"`    // in the metric's unit: ms, ratio, per second or count
 	Pass      bool    `json:"pass"`
-	Reason    string  `json:"reason,omitempty"` // why it failed, in words, when the comparison alone does not say (no data, a failed window), or a caution about a pass
+	Reason    string  `json:"reason,omitempty"` // why it failed, in words, when the comparison and the failed window do not say (no data, an abort), or a caution about a pass
 
 	Unit          string      `json:"unit"`                     // ms, ratio, per_s or count
 	Step          string      `json:"step,omitempty"`           // the gate's {step:NAME}

@@ -137,8 +137,4 @@ func (a *Accumulator) judgeWindows(g Gate, gr *GateResult, upTo, from int64) {
 		return
 	}
 	gr.Actual, gr.Pass = worst, gr.WindowsFailed == 0
-	if fw := gr.FailedWindow; fw != nil {
-		gr.Reason = fmt.Sprintf("%d of %d %s windows failed, the first at %+gs: %s", gr.WindowsFailed, judged,
-			formatDuration(g.Window), fw.T, FormatGateValue(g.Metric, fw.Actual))
-	}
 }

@@ -241,8 +241,8 @@ func gateTable(ew *errWriter, s *reports.Summary) error {
 		res := "pass"
 		if !g.Pass {
 			res = "FAIL"
-			if g.Reason != "" {
-				res += ": " + g.Reason
+			if d := gateDetail(g); d != "" {
+				res += ": " + d
 			}
 		}
 		if err := t.Append(g.Expr, reports.FormatGateValue(g.Metric, g.Actual), res); err != nil {

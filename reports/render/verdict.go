@@ -422,17 +422,28 @@ func gateFailure(g reports.GateResult) string {
 		return g.Reason
 	}
 	t := "actual " + reports.FormatGateValue(g.Metric, g.Actual)
+	if d := gateDetail(g); d != "" {
+		t += "; " + d
+	}
+	return t
+}
+
+// gateDetail is what a failed gate's value alone does not say: the first
+// window that failed, and the reason given.
+func gateDetail(g reports.GateResult) string {
+	var parts []string
 	if w := g.FailedWindow; w != nil {
-		t += "; first failing window +" + reports.FormatDecimal(w.T, 1) + "s–+" + reports.FormatDecimal(w.T+w.Width, 1) + "s: " +
+		t := "first failing window +" + reports.FormatDecimal(w.T, 1) + "s–+" + reports.FormatDecimal(w.T+w.Width, 1) + "s: " +
 			reports.FormatGateValue(g.Metric, w.Actual)
 		if g.Windows > 0 {
 			t += " (" + strconv.Itoa(g.WindowsFailed) + " of " + strconv.Itoa(g.Windows) + " windows failed)"
 		}
+		parts = append(parts, t)
 	}
 	if g.Reason != "" {
-		t += "; " + g.Reason
+		parts = append(parts, g.Reason)
 	}
-	return t
+	return strings.Join(parts, "; ")
 }
 
 // quantileMs picks l's value at quantile q (the nearest kept at or below).
