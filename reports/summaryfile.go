@@ -3,6 +3,7 @@ package reports
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,18 @@ func ReadSummary(path string) (*Summary, error) {
 	defer f.Close()
 	s, err := DecodeSummary(f)
 	if err != nil {
+		var syntax *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syntax):
+			return nil, fmt.Errorf("%s: byte %d: %w", path, syntax.Offset, err)
+		case errors.As(err, &typ):
+			return nil, fmt.Errorf("%s: byte %d: %w", path, typ.Offset, err)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			if fi, serr := f.Stat(); serr == nil {
+				return nil, fmt.Errorf("%s: byte %d: truncated: %w", path, fi.Size(), err)
+			}
+		}
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return s, nil

@@ -69,14 +69,17 @@ func TestCompareBadInput(t *testing.T) {
 	b, _ := json.Marshal(s)
 	os.WriteFile(other, b, 0o644)
 	junk := filepath.Join(dir, "junk.json")
-	os.WriteFile(junk, []byte(`{"scenario": 3`), 0o644)
+	os.WriteFile(junk, []byte(`{"scenario": "x"`), 0o644)
+	wrong := filepath.Join(dir, "wrong.json")
+	os.WriteFile(wrong, []byte(`{"scenario": 3}`), 0o644)
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"different scenarios", []string{"compare", out, other}, `runs of different scenarios`},
-		{"not a summary", []string{"compare", out, junk}, "junk.json"},
+		{"not a summary", []string{"compare", out, junk}, "junk.json: byte 16: truncated"},
+		{"a summary of the wrong shape", []string{"compare", out, wrong}, "wrong.json: byte 14"},
 		{"no such folder", []string{"compare", out, filepath.Join(dir, "nope")}, "nope"},
 		{"bad format", []string{"compare", out, out, "--format", "html"}, "--format"},
 		{"bad fail-on", []string{"compare", out, out, "--fail-on", "anything"}, "--fail-on"},
