@@ -58,6 +58,7 @@ func (cl *call) start(d *downstream, iban bool, now time.Duration) {
 	cl.d, cl.iban, cl.attempt = d, iban, 1
 	if k.Bulkhead > 0 {
 		if d.bulk >= k.Bulkhead {
+			d.shed(now)
 			cl.c.callDone(cl, failUnavailable, now)
 			return
 		}
@@ -73,6 +74,7 @@ func (cl *call) try(now time.Duration) {
 	if b := cl.d.breaker; b != nil {
 		ok, probe := b.allow(now)
 		if !ok {
+			cl.d.shed(now)
 			cl.finish(failUnavailable, now)
 			return
 		}
@@ -145,12 +147,16 @@ func (cl *call) Act(now time.Duration, tag uint64) {
 		if cl.phase == phaseIdle || cl.phase == phasePause {
 			return
 		}
-		switch cl.phase {
-		case phaseConn:
+		switch {
+		case cl.phase == phaseConn:
 			cl.c.r.poolD.gaveUp(now)
-		case phaseStation:
+		case cl.c.r.pool != nil && cl.conn.Wait() > now-cl.conn.Started:
+			// It spent most of its time waiting for a connection: the
+			// pool, not the station, made it late.
+			cl.c.r.poolD.gaveUp(now)
+		case cl.phase == phaseStation:
 			cl.d.gaveUp(now)
-		case phaseBank:
+		case cl.phase == phaseBank:
 			cl.bankAt.gaveUp(now)
 		}
 		cl.cancelVisits()

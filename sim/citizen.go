@@ -118,6 +118,9 @@ func (c *citizen) send(now time.Duration) {
 	}
 	if adm := r.m.Stack.Admission; adm > 0 {
 		if r.inFlight >= adm {
+			if r.admission.Shed++; r.admission.FirstFailure < 0 {
+				r.admission.FirstFailure = now
+			}
 			c.answer(503, "OVERLOADED", c.rt.ShedMessage, "stack", now)
 			return
 		}

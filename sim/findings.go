@@ -28,6 +28,12 @@ func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
 		}
 	}
 	sortByFailure(first)
+	for _, s := range out.Stations {
+		if s.Name == "pool" && s.FirstWait >= 0 {
+			fmt.Fprintf(&b, "  +%-8s pool     %d connections shared by every downstream: calls first waited for one; at most %d waiting at once\n",
+				s.FirstWait.Round(100*time.Millisecond), s.Servers, s.PeakQueue)
+		}
+	}
 	if len(first) == 0 {
 		b.WriteString("  no station failed a call\n")
 	}
@@ -36,8 +42,13 @@ func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
 			fmt.Fprintf(&b, "  ... and %d more\n", len(first)-i)
 			break
 		}
-		fmt.Fprintf(&b, "  +%-8s %-8s %d servers (busy %.0f%% of the run): %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack)\n",
-			s.FirstFailure.Round(100*time.Millisecond), s.Name, s.Servers, 100*s.Utilisation, s.Full, s.TimedOut, s.Cancelled)
+		if s.Name == "stack" {
+			fmt.Fprintf(&b, "  +%-8s stack    admission limit of %d requests at once: %d shed (503 OVERLOADED)\n",
+				s.FirstFailure.Round(100*time.Millisecond), s.Servers, s.Shed)
+			continue
+		}
+		fmt.Fprintf(&b, "  +%-8s %-8s %d servers (busy %.0f%% of the run): %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack, mostly there), %d shed by the stack (bulkhead full, circuit open)\n",
+			s.FirstFailure.Round(100*time.Millisecond), s.Name, s.Servers, 100*s.Utilisation, s.Full, s.TimedOut, s.Cancelled, s.Shed)
 	}
 	sum := out.Summary
 	b.WriteString("How it failed (first error modes):\n")

@@ -47,7 +47,9 @@ type StationReport struct {
 	Full         int64         // turned away: queue full
 	TimedOut     int64         // waited out the max wait
 	Cancelled    int64         // given up by the caller (the stack's call timeout)
+	Shed         int64         // refused by the stack before reaching the station: bulkhead full, circuit open
 	FirstFailure time.Duration // first visit turned away, timed out in the queue or given up; -1 when none
+	FirstWait    time.Duration // first visit that found every server busy and waited; -1 when none
 	PeakQueue    int
 	Utilisation  float64 // busy server-seconds over servers × the run's span
 }
@@ -128,10 +130,11 @@ type run struct {
 	dbTimeout   *Delay
 	dbRead      *Station
 	dbWrite     *Station
-	pool        *Station    // the naive shared connection pool, or nil
-	poolD       *downstream // its statistics
-	overhead    *sampler    // the stack's own time per request, or nil
-	inFlight    int         // requests the stack handles now
+	pool        *Station      // the naive shared connection pool, or nil
+	poolD       *downstream   // its statistics
+	overhead    *sampler      // the stack's own time per request, or nil
+	inFlight    int           // requests the stack handles now
+	admission   StationReport // the stack's admission limit: its sheds and the first
 	active      []*citizen
 	free        []*citizen
 }
@@ -168,13 +171,14 @@ func newRun(o Options) (*run, error) {
 		rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), stations: map[string]*downstream{},
 		routes: map[*scenarios.Step]*route{}}
 	r.arrivals.r = r
+	r.admission = StationReport{Name: "stack", Servers: o.Model.Stack.Admission, FirstFailure: -1, FirstWait: -1}
 	for i := range r.m.Stations {
 		spec := &r.m.Stations[i]
 		h := fnv.New64a()
 		h.Write([]byte(spec.Name))
 		svc := spec.Service
 		d := &downstream{spec: spec, st: NewStation(&r.e, spec.Name, spec.Servers, spec.Queue, spec.MaxWait, &svc, rand.NewPCG(o.Seed, h.Sum64()))}
-		d.stats = StationReport{Name: spec.Name, Servers: spec.Servers, FirstFailure: -1}
+		d.stats = StationReport{Name: spec.Name, Servers: spec.Servers, FirstFailure: -1, FirstWait: -1}
 		if b := r.m.Stack.Breaker; b != nil && spec.Kind != KindDB {
 			d.breaker = &breaker{policy: *b}
 		}
@@ -210,7 +214,7 @@ func newRun(o Options) (*run, error) {
 	if r.m.Stack.Pool > 0 {
 		r.pool = NewStation(&r.e, "pool", r.m.Stack.Pool, -1, 0, nil, nil)
 		spec := &StationSpec{Name: "pool", Servers: r.m.Stack.Pool, Queue: -1}
-		r.poolD = &downstream{spec: spec, st: r.pool, stats: StationReport{Name: "pool", Servers: spec.Servers, FirstFailure: -1}}
+		r.poolD = &downstream{spec: spec, st: r.pool, stats: StationReport{Name: "pool", Servers: spec.Servers, FirstFailure: -1, FirstWait: -1}}
 		r.order = append([]*downstream{r.poolD}, r.order...)
 	}
 	steps := []*scenarios.Step{}
@@ -370,7 +374,10 @@ func (r *run) cutOff() {
 }
 
 func (r *run) report() []StationReport {
-	out := make([]StationReport, 0, len(r.order))
+	out := make([]StationReport, 0, len(r.order)+1)
+	if r.m.Stack.Admission > 0 {
+		out = append(out, r.admission)
+	}
 	span := r.e.Now().Seconds()
 	for _, d := range r.order {
 		d.account(r.e.Now())
@@ -393,7 +400,11 @@ func (d *downstream) account(now time.Duration) {
 func (d *downstream) arrive(v *Visit, now time.Duration) {
 	d.account(now)
 	d.stats.Arrivals++
+	before := d.st.Waiting()
 	d.st.Arrive(v)
+	if q := d.st.Waiting(); q > before && d.stats.FirstWait < 0 {
+		d.stats.FirstWait = now
+	}
 	if q := d.st.Waiting(); q > d.stats.PeakQueue {
 		d.stats.PeakQueue = q
 	}
@@ -405,6 +416,12 @@ func (d *downstream) refused(verdict Verdict, now time.Duration) {
 	} else {
 		d.stats.TimedOut++
 	}
+	d.failedAt(now)
+}
+
+// shed counts a call the stack refused before it reached the station.
+func (d *downstream) shed(now time.Duration) {
+	d.stats.Shed++
 	d.failedAt(now)
 }
 

@@ -221,3 +221,41 @@ func TestStockModelsRoundTripThroughAFile(t *testing.T) {
 		}
 	}
 }
+
+// TestFindingsSayWhereEachProfileSaturates: at the main job's scales the
+// naive stack runs out of its shared connections first; the hardened one
+// sheds at the processors' bulkheads first (the three within a second of
+// each other), then at its own admission limit.
+func TestFindingsSayWhereEachProfileSaturates(t *testing.T) {
+	for _, tc := range []struct{ profile, first, also string }{
+		{"naive", "pool     13 connections shared by every downstream", "pool     13 servers"},
+		{"hardened", "6 servers", "stack    admission limit of 26 requests at once"},
+	} {
+		sc, err := scenarios.LoadStock("launch-day")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc.Scale(sc.Embedded.TimeScale, sc.Embedded.RateScale)
+		sc.Profile.Truncate(sc.Embedded.Duration)
+		m, err := Model(Options{Profile: tc.profile, CapacityScale: sc.Embedded.RateScale})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := sim.Run(context.Background(), sim.Options{Scenario: sc, Model: m, Seed: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		if err := sim.WriteFindings(&b, out, sim.Scales{Time: 10, Rate: 0.1}); err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(b.String(), "\n")
+		if len(lines) < 3 || !strings.Contains(lines[2], tc.first) || !strings.Contains(b.String(), tc.also) ||
+			tc.profile == "hardened" && !strings.Contains(lines[2], "shed by the stack (bulkhead full") {
+			t.Errorf("%s: findings do not start with %q and name %q:\n%s", tc.profile, tc.first, tc.also, b.String())
+		}
+		if strings.Contains(b.String(), "Beside launch day") {
+			t.Errorf("%s: a scaled run set beside the real day's figures", tc.profile)
+		}
+	}
+}
