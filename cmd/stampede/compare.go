@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/merge"
 	"github.com/stampede-load/stampede/reports/render"
 )
 
@@ -85,8 +86,16 @@ func compareRun(st *state, o *compareOptions) error {
 	return nil
 }
 
-// readComparable reads a run folder's summary.json, or the file itself.
+// readComparable reads a run folder's summary.json, or the file itself;
+// a folder holding the shards of a run reads as their merged run.
 func readComparable(path string) (*reports.Summary, error) {
+	if shards := merge.ShardsIn(path); shards != nil {
+		run, err := merge.Runs(shards, "")
+		if err != nil {
+			return nil, err
+		}
+		return run.Summary(), nil
+	}
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "summary.json")
 	}

@@ -73,9 +73,13 @@ func mergeRun(st *state, o *mergeOptions) error {
 }
 
 // shardsRun merges paths into one run when there are several and every
-// one of them is a shard's folder, so that `stampede report` reads the
-// shards of a run as that run; nil and no error otherwise.
+// one of them is a shard's folder, or one folder the shards were collected
+// into, so that `stampede report` reads the shards of a run as that run;
+// nil and no error otherwise.
 func shardsRun(paths []string) ([]*render.Run, error) {
+	if len(paths) == 1 {
+		paths = merge.ShardsIn(paths[0])
+	}
 	if len(paths) < 2 {
 		return nil, nil
 	}

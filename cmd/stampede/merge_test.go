@@ -80,6 +80,19 @@ func TestMergeShards(t *testing.T) {
 		}
 	})
 
+	t.Run("the folder the shards were collected into", func(t *testing.T) {
+		fleet := filepath.Dir(dirs[0])
+		code, stdout, stderr := cli(t, "report", fleet, "--format", "json")
+		if code != exitOK || !strings.Contains(stdout, `"requests": 20,`) {
+			t.Fatalf("report %s: exit %d: %s\n%.300s", fleet, code, stderr, stdout)
+		}
+		again := filepath.Dir(shardRuns(t, scenarioFile(t, "fleet", srv.URL, ""), 2, exitOK)[0])
+		code, stdout, stderr = cli(t, "compare", fleet, again)
+		if code != exitOK || !strings.Contains(stdout, "p99") {
+			t.Fatalf("compare of two fleets: exit %d: %s\n%s", code, stderr, stdout)
+		}
+	})
+
 	t.Run("bad input", func(t *testing.T) {
 		other := shardRuns(t, scenarioFile(t, "other", srv.URL, ""), 2, exitOK)
 		for name, tt := range map[string]struct {

@@ -160,6 +160,26 @@ func IsShard(dir string) bool {
 	return err == nil && c.Shard != ""
 }
 
+// ShardsIn lists the shards' folders directly inside dir, sorted, when dir
+// is not a run folder itself: the folder a fleet's run folders were
+// collected into. It is nil otherwise.
+func ShardsIn(dir string) []string {
+	if _, err := os.Stat(filepath.Join(dir, CountersFile)); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var shards []string
+	for _, e := range entries {
+		if p := filepath.Join(dir, e.Name()); e.IsDir() && IsShard(p) {
+			shards = append(shards, p)
+		}
+	}
+	return shards
+}
+
 func readCounters(dir string) (*Counters, error) {
 	path := filepath.Join(dir, CountersFile)
 	f, err := os.Open(path)
