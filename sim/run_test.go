@@ -200,3 +200,17 @@ journeys:
 		t.Fatalf("%d simulated arrivals, %d paced; first %v vs %v", len(got), len(want), got[:3], want[:3])
 	}
 }
+
+// TestCancelledRunIsInterrupted: a simulation stopped by its context
+// returns the summary of what it simulated, marked interrupted.
+func TestCancelledRunIsInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	out, err := Run(ctx, Options{Scenario: oneStep(t, "s"), Model: tinyModel(), Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !out.Summary.Interrupted || out.Summary.Requests != 0 {
+		t.Fatalf("interrupted %v with %d requests, want an interrupted, empty run", out.Summary.Interrupted, out.Summary.Requests)
+	}
+}
