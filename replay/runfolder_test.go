@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -81,6 +82,39 @@ func TestPrepareRunFolder(t *testing.T) {
 		}
 		if err := PrepareRunFolder(filepath.Join(dir, "new", "run"), false); !errors.Is(err, ErrBadInput) || !strings.Contains(err.Error(), "not writable") {
 			t.Fatalf("under it: err = %v", err)
+		}
+	})
+}
+
+// FuzzReadRunInfo: a run.json reads into a RunInfo that writes back and
+// reads again the same, or is refused as bad input with a short message.
+func FuzzReadRunInfo(f *testing.F) {
+	f.Add([]byte(`{"scenario":"ci-smoke","source":"stock:ci-smoke","seed":1,"target":"http://127.0.0.1:8080","time_scale":1,"rate_scale":1,"started_at":"2020-12-08T08:00:00Z"}`))
+	f.Add([]byte(`{"source":"/etc/passwd","shard":"2/4","start_at":"2020-12-08T08:00:00.5Z","start_offset_ms":3.5}`))
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"seed":1e400}`))
+	f.Add([]byte(`not json at all`))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, RunInfoFile), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		info, err := ReadRunInfo(dir)
+		if err != nil {
+			if !errors.Is(err, ErrBadInput) {
+				t.Fatalf("not bad input: %v", err)
+			}
+			if len(err.Error()) > 400+len(dir) {
+				t.Fatalf("a %d-byte error", len(err.Error()))
+			}
+			return
+		}
+		if err := writeRunInfo(dir, info); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ReadRunInfo(dir)
+		if err != nil || !reflect.DeepEqual(again, info) {
+			t.Fatalf("round trip: %+v, %v; want %+v", again, err, info)
 		}
 	})
 }

@@ -1,7 +1,10 @@
 package reports
 
 import (
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,5 +86,59 @@ func TestGeneratorInSummaryJSON(t *testing.T) {
 	}
 	if b, _ := json.Marshal(&Summary{}); strings.Contains(string(b), "generator") {
 		t.Errorf("a summary without figures has a generator object: %s", b)
+	}
+}
+
+// FuzzDecodeSummary: a summary.json that decodes encodes back to a
+// document that decodes to the same summary (decode(encode(x)) == x).
+func FuzzDecodeSummary(f *testing.F) {
+	for _, name := range []string{"launch", "storm", "empty", "interrupted"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name+".json")); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"generator":{"verdict":"limited","limits":["CPU"],"cores":2,"cpu_peak":0.97}}`))
+	f.Add([]byte(`{"requests":-1,"latency_ms":{"p99":1e308}}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := DecodeSummary(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		roundTrip(t, s, func(b []byte) (any, error) { return DecodeSummary(bytes.NewReader(b)) })
+	})
+}
+
+// FuzzDecodeSaturationReport: the same for saturation.json.
+func FuzzDecodeSaturationReport(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "saturation.json")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte(`{"steps":[{"index":1,"rate":100,"pass":true}],"saturation":{"offered_rate":100},"generator_limit":"x"}`))
+	f.Add([]byte(`{"steps":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		rep, err := DecodeSaturationReport(bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		roundTrip(t, rep, func(b []byte) (any, error) { return DecodeSaturationReport(bytes.NewReader(b)) })
+	})
+}
+
+// roundTrip encodes v, decodes it with decode and checks the result encodes
+// to the same bytes.
+func roundTrip(t *testing.T, v any, decode func([]byte) (any, error)) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		return // a value JSON cannot carry (none reach here from JSON input)
+	}
+	again, err := decode(b)
+	if err != nil {
+		t.Fatalf("what was decoded does not decode once encoded: %v\n%s", err, b)
+	}
+	b2, err := json.Marshal(again)
+	if err != nil || !bytes.Equal(b, b2) {
+		t.Fatalf("round trip changed the document:\n%s\n%s", b, b2)
 	}
 }

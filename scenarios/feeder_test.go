@@ -1,9 +1,13 @@
 package scenarios
 
 import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -169,3 +173,64 @@ func TestFeederProblems(t *testing.T) {
 		})
 	}
 }
+
+// FuzzFeeder: every row a feeder reads has every column, and what it read
+// round-trips: written back as CSV (or JSON lines) it reads the same.
+func FuzzFeeder(f *testing.F) {
+	f.Add([]byte("id,token\n1,a\n2,b\n"), true)
+	f.Add([]byte("\ufeffid,\"to,ken\"\n1,\"a\"\"b\"\n"), true)
+	f.Add([]byte("id\n\n"), true)
+	f.Add([]byte("a,a\n1,2\n"), true)
+	f.Add([]byte("{\"id\":1,\"token\":\"a\"}\n\n{\"id\":2,\"x\":null}\n"), false)
+	f.Add([]byte("{\"id\":{\"n\":1}}\n[1]\n"), false)
+	f.Fuzz(func(t *testing.T, data []byte, csvFormat bool) {
+		format := "jsonl"
+		if csvFormat {
+			format = "csv"
+		}
+		columns, rows, err := readFeeder("f", data, format)
+		if err != nil {
+			return
+		}
+		for i, row := range rows {
+			if len(row) != len(columns) {
+				t.Fatalf("row %d has %d values for %d columns: %v %v", i, len(row), len(columns), row, columns)
+			}
+			for _, c := range columns {
+				if _, ok := row[c]; !ok {
+					t.Fatalf("row %d lacks column %q", i, c)
+				}
+			}
+		}
+		var out bytes.Buffer
+		if csvFormat {
+			w := csv.NewWriter(&out)
+			w.Write(columns)
+			for _, row := range rows {
+				rec := make([]string, len(columns))
+				for i, c := range columns {
+					rec[i] = row[c]
+				}
+				w.Write(rec)
+			}
+			w.Flush()
+		} else {
+			for _, row := range rows {
+				b, err := json.Marshal(row)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out.Write(append(b, '\n'))
+			}
+		}
+		columns2, rows2, err := readFeeder("f", out.Bytes(), format)
+		if err != nil {
+			t.Fatalf("what was read does not read back: %v\n%q", err, out.String())
+		}
+		if !slices.Equal(sortedCopy(columns), sortedCopy(columns2)) || !reflect.DeepEqual(rows, rows2) {
+			t.Fatalf("round trip changed the feeder:\n%v %v\n%v %v", columns, rows, columns2, rows2)
+		}
+	})
+}
+
+func sortedCopy(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }

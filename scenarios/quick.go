@@ -29,6 +29,9 @@ func Quick(o QuickOptions) (*Scenario, error) {
 	u, err := url.Parse(o.URL)
 	switch {
 	case err != nil:
+		if ue, ok := err.(*url.Error); ok {
+			err = ue.Err // without the URL it quotes whole
+		}
 		return nil, invalidf("--url %q: %w", clip(o.URL, 80), err)
 	case u.Scheme != "http" && u.Scheme != "https":
 		return nil, invalidf("--url %q: want an http:// or https:// URL", clip(o.URL, 80))

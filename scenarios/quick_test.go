@@ -2,6 +2,8 @@ package scenarios
 
 import (
 	"errors"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,4 +80,48 @@ func TestQuickRejectsBadOptions(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzQuick: whatever --url, --method and --header say, Quick either
+// refuses them or builds a request that goes to the URL's host with a
+// method that is a token and a header value free of line breaks, as given.
+func FuzzQuick(f *testing.F) {
+	f.Add("http://127.0.0.1:8080/x?y=1", "post", "X-A: b")
+	f.Add("https://h/", "GET", "Authorization: Bearer t")
+	f.Add("http://h/%zz", "G T", "X-A: b\r\nX-B: c")
+	f.Add("ftp://h/", "", "no colon")
+	f.Add("http://[::1]:80/", "PATCH", "X-Empty:")
+	f.Fuzz(func(t *testing.T, rawURL, method, header string) {
+		s, err := Quick(QuickOptions{URL: rawURL, Rate: 10, Duration: time.Second, Method: method, Headers: []string{header}})
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error does not wrap ErrInvalid: %v", err)
+			}
+			if len(err.Error()) > 600 { // short prefixes of the input, however long it is
+				t.Fatalf("a %d-byte error: %q", len(err.Error()), err.Error())
+			}
+			return
+		}
+		u, err := s.NewUser(0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, err := s.PickJourney(u).Steps[0].Build(u, s.Target)
+		if err != nil {
+			t.Fatalf("a quick scenario that cannot build its request: %v", err)
+		}
+		in, _ := url.Parse(rawURL)
+		out, err := url.Parse(req.URL)
+		if err != nil || out.Host != in.Host || out.Scheme != in.Scheme {
+			t.Fatalf("request URL %q from --url %q (%v)", req.URL, rawURL, err)
+		}
+		if !validHeaderName(req.Method) || req.Method != strings.ToUpper(req.Method) {
+			t.Fatalf("method %q from --method %q", req.Method, method)
+		}
+		name, value, _ := strings.Cut(header, ":")
+		got := req.Header.Get(strings.TrimSpace(name))
+		if strings.ContainsAny(got, "\r\n\x00") || got != strings.TrimSpace(value) {
+			t.Fatalf("header %q sent as %q", header, got)
+		}
+	})
 }
