@@ -272,3 +272,26 @@ func TestStoreKeyOnCardInWallet(t *testing.T) {
 		}
 	})
 }
+
+// The durability a write's acknowledgement relies on, read back from the
+// live connections: WAL with synchronous=FULL on SQLite's writer,
+// synchronous_commit and fsync on for PostgreSQL.
+func TestDurabilitySettingsOnTheLiveConnection(t *testing.T) {
+	databases(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		s := openTestStore(t, dsn).(*sqlStore)
+		want := map[string]string{"SHOW synchronous_commit": "on", "SHOW fsync": "on"}
+		if !isPostgres(dsn) {
+			want = map[string]string{"PRAGMA journal_mode": "wal", "PRAGMA synchronous": "2"} // 2 is FULL
+		}
+		for query, value := range want {
+			var got string
+			if err := s.db.writer().queryRow(ctx, query, nil, &got); err != nil {
+				t.Fatalf("%s: %v", query, err)
+			}
+			if got != value {
+				t.Errorf("%s = %q on the writer, want %q", query, got, value)
+			}
+		}
+	})
+}
