@@ -90,3 +90,26 @@ func TestAbortOnFailStopsTheRunAndExitsThree(t *testing.T) {
 		t.Errorf("the table does not say the run was stopped:\n%s", stdout)
 	}
 }
+
+func TestSimulateJudgesGateFlags(t *testing.T) {
+	dir := t.TempDir()
+	// ci-smoke: 25 s at 30 journeys/s; no window of a simulated second can
+	// have more than every request failing, and none has none.
+	code, _, stderr := cli(t, "simulate", "ci-smoke", "--out", dir, "--format", "json",
+		"--gate", "errors<=100% over 5s", "--gate", "p99{step:add-card}>0s over 5s", "--gate", "errors>100% over 5s")
+	if code != exitGateFailed {
+		t.Fatalf("exit %d, want 3: %s", code, stderr)
+	}
+	s := readSummary(t, dir)
+	n := len(s.Gates)
+	if n < 3 {
+		t.Fatalf("gates %+v", s.Gates)
+	}
+	held, step, never := s.Gates[n-3], s.Gates[n-2], s.Gates[n-1]
+	if !held.Pass || held.Windows < 5 || !step.Pass || step.Step != "add-card" || step.Windows < 5 || never.Pass || never.FailedWindow == nil {
+		t.Errorf("gates %+v\n%+v\n%+v", held, step, never)
+	}
+	if code, _, stderr := cli(t, "simulate", "ci-smoke", "--out", t.TempDir(), "--gate", "p99{step:nope}<1s"); code != exitBadInput || !strings.Contains(stderr, `no step "nope"`) {
+		t.Errorf("unknown step: exit %d: %s", code, stderr)
+	}
+}

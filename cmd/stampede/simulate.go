@@ -40,6 +40,7 @@ type simulateOptions struct {
 	results      string
 	format       string
 	replications int
+	gates        []string // --gate: added to the scenario's
 }
 
 func newCmdSimulate(st *state) *cobra.Command {
@@ -75,6 +76,7 @@ the embedded stack uses (the scenario's embedded: defaults), capacity shrunk ali
 	f.StringVar(&o.out, "out", "", "run folder for summary.json (default runs/TIMESTAMP-SCENARIO-sim)")
 	f.BoolVar(&o.noReport, "no-report", false, "do not write report.html and report.md into the run folder")
 	f.StringVar(&o.results, "results", "none", "results file: all (every simulated request to results.jsonl) or none")
+	addGateFlag(f, &o.gates)
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
 	f.IntVar(&o.replications, "replications", 1, "independent replications (different seeds): headline figures as mean ± 95% interval")
 	return cmd
@@ -145,6 +147,11 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 	if err != nil {
 		return err
 	}
+	gates, err := parseGateFlags(o.gates, sc, sc.Profile.Duration())
+	if err != nil {
+		return err
+	}
+	sc.Gates = append(sc.Gates, gates...)
 	dir := o.out
 	if dir == "" {
 		dir = replay.DefaultRunDir(sc.Name+"-sim", time.Now())
