@@ -155,8 +155,12 @@ func TestArrivalsPastMaxWaitAreDroppedAndCounted(t *testing.T) {
 			}
 		}
 	}
-	if want := int(sc.Profile.Arrivals(2 * time.Second)); len(rs) != want {
+	want := int(sc.Profile.Arrivals(2 * time.Second))
+	if len(rs) != want {
 		t.Fatalf("got %d results, want %d: dropped arrivals must be recorded", len(rs), want)
+	}
+	if out.Summary.Arrivals != int64(want) {
+		t.Fatalf("summary counts %d journeys arrived, want %d: a dropped arrival still arrived", out.Summary.Arrivals, want)
 	}
 	if dropped < 10 || int64(dropped) != out.Summary.Dropped {
 		t.Fatalf("dropped %d (summary %d), want the ~15 arrivals stuck past 200ms behind the stall", dropped, out.Summary.Dropped)
