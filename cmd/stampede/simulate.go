@@ -170,10 +170,15 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 		file = resultsfile.NewWriter(f, resultsfile.WithAttack(sc.Name))
 		sopts.Sinks = append(sopts.Sinks, file)
 	}
+	// A real-scale day holds some 100,000 citizens at once. The replay's
+	// GOGC (400) would let the heap grow to several times that, and a
+	// memory limit alone then makes the collector thrash against it: the
+	// simulation collects at the default pace, on the other core, under a
+	// soft limit. The environment's GOGC and GOMEMLIMIT win.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(100)
+	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		// A real-scale day holds some 100,000 citizens at once; with the
-		// replay's GOGC the heap would grow to several times that before a
-		// collection. A soft limit keeps it bounded at little cost.
 		debug.SetMemoryLimit(simMemoryLimit)
 	}
 	wall := time.Now()
