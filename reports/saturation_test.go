@@ -393,3 +393,30 @@ func BenchmarkStepMeter(b *testing.B) {
 		}
 	}
 }
+
+// An SLO on p90 or p99.9 is judged on that quantile, not on p99.
+func TestJudgeUsesTheSLOQuantile(t *testing.T) {
+	base := StepPoint{Requests: 1000, Arrivals: 1000, ArrivalRate: 100, Goodput: 100, GoodputRatio: 1}
+	tests := []struct {
+		name    string
+		slo     SLO
+		latency LatencyMs
+		pass    bool
+		reason  string
+	}{
+		{"p90 over, p99 under", SLO{Quantile: 0.9, Latency: 800 * time.Millisecond, ErrorBudget: 0.01}, LatencyMs{P90: 900, P99: 100}, false, "p90 over SLO"},
+		{"p90 under, p99 over", SLO{Quantile: 0.9, Latency: 800 * time.Millisecond, ErrorBudget: 0.01}, LatencyMs{P90: 100, P99: 5000}, true, ""},
+		{"p99.9 over, p99 under", SLO{Quantile: 0.999, Latency: 1500 * time.Millisecond, ErrorBudget: 0.01}, LatencyMs{P99: 100, P999: 2000}, false, "p999 over SLO"},
+		{"p99.9 under, p99 over", SLO{Quantile: 0.999, Latency: 1500 * time.Millisecond, ErrorBudget: 0.01}, LatencyMs{P99: 5000, P999: 1000}, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := base
+			p.Latency = tt.latency
+			pass, _, reasons := Criteria{SLO: tt.slo}.Judge(&p)
+			if pass != tt.pass || (tt.reason != "" && (len(reasons) == 0 || !strings.HasPrefix(reasons[0], tt.reason))) {
+				t.Fatalf("Judge = %v, %q; want %v, %q", pass, reasons, tt.pass, tt.reason)
+			}
+		})
+	}
+}
