@@ -420,3 +420,46 @@ func TestJudgeUsesTheSLOQuantile(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAnalyzeSaturation: whatever the steps' verdicts and order (bisection
+// steps come last), the saturation point is the highest step that held
+// below the first failing one, never above it.
+func FuzzAnalyzeSaturation(f *testing.F) {
+	f.Add([]byte{1, 1, 1, 0, 0})
+	f.Add([]byte{0})
+	f.Add([]byte{1, 0, 1, 0, 1})
+	f.Add([]byte{3, 2, 9, 4})
+	f.Fuzz(func(t *testing.T, steps []byte) {
+		if len(steps) == 0 || len(steps) > 40 {
+			return
+		}
+		var pts []StepPoint
+		for i, b := range steps {
+			rate := float64(10 * (int(b>>1)%20 + 1)) // rates repeat and arrive out of order
+			p := StepPoint{Index: i + 1, Rate: rate, OfferedRate: rate, Requests: 100, Arrivals: 100, ArrivalRate: rate,
+				Goodput: rate, GoodputRatio: 1, Pass: b&1 == 1, Latency: LatencyMs{P50: 1, P99: 2}}
+			if !p.Pass {
+				p.ErrorRate, p.Reasons = 0.5, []string{"errors over budget"}
+			}
+			pts = append(pts, p)
+		}
+		sat := AnalyzeSaturation(pts, testCriteria)
+		firstBad, best := math.Inf(1), 0.0
+		for _, p := range pts {
+			if !p.Pass {
+				firstBad = math.Min(firstBad, p.Rate)
+			}
+		}
+		for _, p := range pts {
+			if p.Pass && p.Rate < firstBad {
+				best = math.Max(best, p.Rate)
+			}
+		}
+		if sat.OfferedRate != best || sat.Saturated != !math.IsInf(firstBad, 1) {
+			t.Fatalf("saturation at %v (saturated %v), want the highest step held below the first failure %v: %v", sat.OfferedRate, sat.Saturated, firstBad, best)
+		}
+		if sat.Saturated && (sat.OfferedRate >= firstBad || sat.FailedRate != firstBad) {
+			t.Fatalf("saturation %v above or at the first failing step %v (failed rate %v)", sat.OfferedRate, firstBad, sat.FailedRate)
+		}
+	})
+}
