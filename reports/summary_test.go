@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -98,11 +99,30 @@ func TestSummaryPassed(t *testing.T) {
 	}
 }
 
-// TestSummaryJSONContract pins the summary.json field names DESIGN.md
-// promises: tools script against them, so they are never renamed.
+// TestSummaryJSONContract pins every summary.json field the README's
+// "Results and summary.json" table and DESIGN.md document, with its JSON
+// type and, where the fixture lets it be checked, its unit (seconds, ms,
+// per second): tools script against them, so none is renamed or dropped.
+// The summary is the accumulator's over a fixed replay; the parts only a
+// saturation search, a live output or the generator's probe fill in are
+// set as those fill them.
 func TestSummaryJSONContract(t *testing.T) {
-	s := accumulate(launchFixture()).Summary(SummaryMeta{Scenario: "launch-day", Source: "replay", Gates: mustGates(t, "p99<800ms")})
-	s.Saturation = &Saturation{USL: &USL{}}
+	results := launchFixture()
+	s := accumulate(results).Summary(SummaryMeta{Scenario: "launch-day", Source: "replay", Series: true,
+		TimeScale: 0.5, RateScale: 2, SLO: DefaultSLO,
+		Gates: mustGates(t, "p99<800ms", "errors<1% over 5s")})
+	s.Verdict = "saturated at 150/s"
+	s.Aborted = &GateResult{Expr: "errors<1% over 5s abort_on_fail", Aborted: true}
+	s.Gates[1].Aborted, s.Gates[1].Step, s.Gates[1].Upstream, s.Gates[1].NoData = true, "enroll/add-card", "nexi", true
+	s.Gates[1].Reason = "a failed window"
+	s.Saturation = &Saturation{OfferedRate: 150, Reason: "p99 over SLO", Component: "add-card via nexi", Step: "enroll/add-card",
+		Upstream: "nexi", KneeRate: 140, USL: &USL{Sigma: 0.02, Kappa: 0.001, Lambda: 10, PeakRate: 166, R2: 0.99}}
+	s.Metastability = &Metastability{Verdict: "recovered"}
+	s.Outputs = []OutputStatus{{Kind: "prometheus-remote-write", URL: "http://127.0.0.1:9090/api/v1/write", Pushes: 3, Failed: 1, Retries: 2, Down: true, LastError: "refused"}}
+	s.Generator = &Generator{Verdict: GeneratorLimited, Limits: []string{"cpu"}, Advice: "fewer journeys", Warning: []string{"in flight"},
+		Cores: 2, CPUMean: 0.5, CPUPeak: 0.95, PacerLagP99: 60, PacerLagMax: 80, Arrivals: 100, LateArrivals: 10, LateShare: 0.1,
+		GCPauseMs: 3, GCPauseShare: 0.01, InFlightPeak: 9, InFlightCap: 10, FDsPeak: 20, FDLimit: 1024}
+
 	var buf bytes.Buffer
 	if err := EncodeSummary(&buf, s); err != nil {
 		t.Fatal(err)
@@ -111,27 +131,135 @@ func TestSummaryJSONContract(t *testing.T) {
 	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
 		t.Fatal(err)
 	}
-	has := func(obj any, path string, keys ...string) {
+
+	// has asserts that obj (at path) is an object holding each key with
+	// the JSON type its suffix names: key:s string, key:n number, key:b
+	// bool, key:o object, key:a array.
+	has := func(obj any, path string, keys ...string) map[string]any {
+		t.Helper()
 		o, ok := obj.(map[string]any)
 		if !ok {
 			t.Fatalf("%s is %T, not an object", path, obj)
 		}
-		for _, k := range keys {
-			if _, ok := o[k]; !ok {
+		for _, kt := range keys {
+			k, typ, _ := strings.Cut(kt, ":")
+			v, ok := o[k]
+			if !ok {
 				t.Errorf("%s has no %q", path, k)
+				continue
+			}
+			var good bool
+			switch typ {
+			case "s":
+				_, good = v.(string)
+			case "n":
+				_, good = v.(float64)
+			case "b":
+				_, good = v.(bool)
+			case "o":
+				_, good = v.(map[string]any)
+			case "a":
+				_, good = v.([]any)
+			}
+			if !good {
+				t.Errorf("%s.%s is %T, want JSON type %q", path, k, v, typ)
 			}
 		}
+		return o
 	}
-	has(m, "summary", "scenario", "source", "duration_s", "requests", "offered_rate", "achieved_rate", "goodput",
-		"success_ratio", "dropped", "retry_share", "latency_ms", "steps", "errors", "saturation", "gates")
-	has(m["latency_ms"], "latency_ms", "p50", "p90", "p99", "p999", "max")
-	has(m["steps"].([]any)[0], "steps[0]", "name", "requests", "success_ratio", "latency_ms")
-	has(m["errors"].([]any)[0], "errors[0]", "mode", "count", "share", "onset_s", "onset_offered_rate", "upstream", "example")
-	has(m["saturation"], "saturation", "offered_rate", "reason", "component", "knee_rate", "usl")
-	has(m["saturation"].(map[string]any)["usl"], "usl", "sigma", "kappa", "lambda", "peak_rate")
-	has(m["gates"].([]any)[0], "gates[0]", "expr", "actual", "pass")
-	if _, ok := m["series"]; ok {
-		t.Error("series written though not asked for")
+	// first is the first element of the array at o[key].
+	first := func(o map[string]any, path, key string) any {
+		t.Helper()
+		a, _ := o[key].([]any)
+		if len(a) == 0 {
+			t.Fatalf("%s.%s is empty or missing", path, key)
+		}
+		return a[0]
+	}
+	latency := []string{"p50:n", "p90:n", "p95:n", "p99:n", "p999:n", "max:n", "mean:n"}
+	seriesKeys := []string{"t_s:n", "width_s:n", "offered:n", "arrivals:n", "sent:n", "ended:n", "goodput:n", "failed:n",
+		"dropped:n", "retries:n", "latency_ms:o", "concurrency:n"}
+
+	top := has(m, "summary", "scenario:s", "source:s", "duration_s:n", "wait_s:n", "requests:n", "offered_rate:n",
+		"achieved_rate:n", "goodput:n", "journey_goodput:n", "success_ratio:n", "dropped:n", "retry_share:n",
+		"latency_ms:o", "send_latency_ms:o", "queue_ms:o", "steps:a", "errors:a", "saturation:o", "metastability:o",
+		"retry_amplification:o", "series:a", "slo:s", "time_scale:n", "rate_scale:n", "latency_spectrum:a", "verdict:s",
+		"aborted:o", "gates:a", "latency_hdr:s", "outputs:a", "generator:o")
+	for _, k := range []string{"latency_ms", "send_latency_ms", "queue_ms"} {
+		has(top[k], k, latency...)
+	}
+	has(first(top, "summary", "latency_spectrum"), "latency_spectrum[0]", "p:n", "ms:n")
+	step := has(first(top, "summary", "steps"), "steps[0]", "name:s", "requests:n", "success_ratio:n", "latency_ms:o",
+		"spectrum:a", "latency_hdr:s", "series:a")
+	has(step["latency_ms"], "steps[0].latency_ms", latency...)
+	has(first(step, "steps[0]", "series"), "steps[0].series[0]", seriesKeys...)
+	has(first(top, "summary", "errors"), "errors[0]", "mode:s", "count:n", "share:n", "onset_s:n", "onset_offered_rate:n",
+		"upstream:s", "example:s", "status:n", "code:s", "message:s")
+	sat := has(top["saturation"], "saturation", "offered_rate:n", "reason:s", "component:s", "step:s", "upstream:s", "knee_rate:n", "usl:o")
+	has(sat["usl"], "saturation.usl", "sigma:n", "kappa:n", "lambda:n", "peak_rate:n", "r2:n")
+	series := top["series"].([]any)
+	has(series[0], "series[0]", seriesKeys...)
+	var withErrors map[string]any
+	for _, p := range series {
+		if p := p.(map[string]any); p["errors"] != nil {
+			withErrors = p
+			break
+		}
+	}
+	if withErrors == nil {
+		t.Fatal("no series interval has errors[]")
+	}
+	has(first(withErrors, "series[]", "errors"), "series[].errors[0]", "mode:s", "upstream:s", "count:n", "share:n")
+	has(top["aborted"], "aborted", "expr:s", "aborted:b")
+	gate := has(first(top, "summary", "gates"), "gates[0]", "expr:s", "metric:s", "threshold:n", "actual:n", "pass:b", "unit:s")
+	windowed := has(top["gates"].([]any)[1], "gates[1]", "expr:s", "metric:s", "threshold:n", "actual:n", "pass:b", "unit:s",
+		"reason:s", "no_data:b", "step:s", "upstream:s", "aborted:b", "window_s:n", "windows:n", "windows_failed:n", "failed_window:o")
+	has(windowed["failed_window"], "gates[1].failed_window", "t_s:n", "width_s:n", "actual:n", "requests:n")
+	has(first(top, "summary", "outputs"), "outputs[0]", "kind:s", "url:s", "pushes:n", "failed:n", "retries:n", "down:b", "last_error:s")
+	has(top["generator"], "generator", "verdict:s", "limits:a", "advice:s", "warnings:a", "cores:n", "cpu_mean:n", "cpu_peak:n",
+		"pacer_lag_p99_ms:n", "pacer_lag_max_ms:n", "arrivals:n", "late_arrivals:n", "late_share:n", "gc_pause_ms:n",
+		"gc_pause_share:n", "inflight_peak:n", "inflight_cap:n", "fds_peak:n", "fd_limit:n")
+	if t.Failed() {
+		return
+	}
+
+	// Units, against the fixture's own results: seconds, milliseconds
+	// (HDR, within 0.1%), requests per second.
+	firstDue, lastDue, maxMs, maxQueueMs := results[0].Intended, results[0].Intended, 0.0, 0.0
+	for _, r := range results {
+		if r.Intended.Before(firstDue) {
+			firstDue = r.Intended
+		}
+		if r.Intended.After(lastDue) {
+			lastDue = r.Intended
+		}
+		if !r.Dropped {
+			maxMs = max(maxMs, float64(r.Latency)/float64(time.Millisecond))
+			maxQueueMs = max(maxQueueMs, float64(r.Sent.Sub(r.Intended))/float64(time.Millisecond))
+		}
+	}
+	num := func(o any, k string) float64 { return o.(map[string]any)[k].(float64) }
+	durationS := lastDue.Sub(firstDue).Seconds()
+	if got := num(top, "duration_s"); math.Abs(got-durationS) > 0.0005 { // rounded to the ms
+		t.Errorf("duration_s = %v, want %v (seconds)", got, durationS)
+	}
+	if got, want := num(top, "requests"), float64(len(results)); got != want {
+		t.Errorf("requests = %v, want %v", got, want)
+	}
+	if got, want := num(top, "offered_rate"), float64(len(results))/durationS; !near(got, want, 1e-3) {
+		t.Errorf("offered_rate = %v, want %v (per second)", got, want)
+	}
+	if got := num(top["latency_ms"], "max"); !near(got, maxMs, 1e-3) {
+		t.Errorf("latency_ms.max = %v, want %v (ms)", got, maxMs)
+	}
+	if got := num(top["queue_ms"], "max"); !near(got, maxQueueMs, 1e-2) {
+		t.Errorf("queue_ms.max = %v, want %v (ms)", got, maxQueueMs)
+	}
+	if gate["unit"] != "ms" || gate["actual"] != num(top["latency_ms"], "p99") {
+		t.Errorf("gates[0] %v: want unit ms and actual latency_ms.p99 %v", gate, num(top["latency_ms"], "p99"))
+	}
+	if windowed["window_s"] != 5.0 || windowed["unit"] != "ratio" {
+		t.Errorf("gates[1] window_s %v unit %v, want 5 (seconds) and ratio", windowed["window_s"], windowed["unit"])
 	}
 }
 
