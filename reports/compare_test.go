@@ -1,7 +1,9 @@
 package reports
 
 import (
+	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -215,4 +217,54 @@ func TestShift(t *testing.T) {
 			t.Errorf("%s: shift %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// FuzzCompare feeds compare summaries as a file could hold them: it must
+// never panic, and every change gets one of the four verdicts with a
+// p-value in [0, 1].
+func FuzzCompare(f *testing.F) {
+	// Small seeds: the fuzzer crawls on inputs of tens of kilobytes.
+	run := `{"scenario":"s","latency_ms":{"p50":2,"p99":9},"latency_hdr":"%s","series":[
+		{"width_s":1,"offered":4,"failed":1,"goodput":3,"latency_ms":{"p50":2,"p90":4,"p99":9,"mean":3}},
+		{"width_s":1,"offered":5,"goodput":5,"latency_ms":{"p50":3,"p90":5,"p99":8,"mean":3}}],
+		"steps":[{"name":"a","journey":"j","series":[{"width_s":1,"offered":2,"latency_ms":{"p50":2}}]}]}`
+	h := newHist(histSigFigs)
+	for _, v := range []int64{1500, 2000, 9000} {
+		_ = h.RecordValue(v)
+	}
+	seed := []byte(fmt.Sprintf(run, encodeHist(h)))
+	f.Add(seed, seed)
+	f.Add([]byte(`{"scenario":"s","series":[{"width_s":1,"offered":3,"failed":1,"latency_ms":{"p50":1e308}}],"latency_hdr":"x"}`),
+		[]byte(`{"scenario":"s","series":[{"width_s":-1,"offered":-3}],"steps":[{"name":"a","series":[{"width_s":1,"offered":1}]}]}`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		base, err := DecodeSummary(bytes.NewReader(a))
+		if err != nil {
+			return
+		}
+		next, err := DecodeSummary(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		began := time.Now()
+		c, err := Compare(base, next, CompareOptions{Resamples: 50})
+		if d := time.Since(began); d > 5*time.Second {
+			t.Fatalf("Compare took %v", d) // not a timing assertion: a guard against a hang on bad input
+		}
+		if err != nil {
+			if !errors.Is(err, ErrNotComparable) {
+				t.Fatalf("error %v is not ErrNotComparable", err)
+			}
+			return
+		}
+		for _, mc := range c.Changes {
+			switch mc.Verdict {
+			case Regression, Improvement, NoChange, Inconclusive:
+			default:
+				t.Fatalf("verdict %q", mc.Verdict)
+			}
+			if !(mc.P >= 0 && mc.P <= 1) || !(mc.PAdjusted >= 0 && mc.PAdjusted <= 1) {
+				t.Fatalf("p %v, adjusted %v", mc.P, mc.PAdjusted)
+			}
+		}
+	})
 }
