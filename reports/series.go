@@ -343,6 +343,23 @@ type SeriesPoint struct {
 	Errors []ModeCount `json:"errors,omitempty"`
 }
 
+// MaxStepSeriesPoints bounds each step's series in a summary: past it
+// the exported copy is coarsened (width doubled, pairs merged) until it
+// fits, so a real-scale simulated day's summary.json stays a few MB
+// instead of a hundred. The in-memory series, which windowed step gates
+// judge, keeps its own resolution.
+const MaxStepSeriesPoints = 1024
+
+// exportAtMost exports a copy of the series coarsened to at most n points.
+// Coarsening builds new points (histograms are cloned), so s is untouched.
+func (s *series) exportAtMost(start time.Time, n int) []SeriesPoint {
+	c := *s
+	for len(c.points) > n {
+		c.coarsen()
+	}
+	return c.export(start, nil)
+}
+
 // export renders the (flushed) series relative to start; mode names a
 // mode index (nil for a series that counts no modes).
 func (s *series) export(start time.Time, mode func(idx int32) (ErrorMode, string)) []SeriesPoint {

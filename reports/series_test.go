@@ -83,3 +83,42 @@ func TestSummaryScaleAndSLO(t *testing.T) {
 		t.Errorf("unscaled run: time scale %v, rate scale %v, SLO %q; want 0, 0 and the default SLO", s.TimeScale, s.RateScale, s.SLO)
 	}
 }
+
+// TestStepSeriesInTheSummaryIsBounded pins the bound on each step's series
+// in summary.json: a long run's step series is coarsened to at most
+// MaxStepSeriesPoints, keeping every request, while the run's own series
+// keeps one point a second and the in-memory step series is untouched (a
+// second summary exports the same thing).
+func TestStepSeriesInTheSummaryIsBounded(t *testing.T) {
+	const seconds = 3000
+	var rs []Result
+	for i := range seconds {
+		at := t0.Add(time.Duration(i) * time.Second)
+		rs = append(rs, Result{Journey: "j", Step: "s", Attempt: 1, Intended: at, Sent: at, Code: 200, OK: true,
+			Latency: time.Duration(i%50+1) * time.Millisecond})
+	}
+	acc := accumulate(rs, WithStart(t0))
+	s := acc.Summary(SummaryMeta{Series: true})
+	if len(s.Series) != seconds {
+		t.Errorf("run series: %d points, want %d (one a second)", len(s.Series), seconds)
+	}
+	step := s.Steps[0].Series
+	if len(step) > MaxStepSeriesPoints || len(step) < MaxStepSeriesPoints/2 {
+		t.Fatalf("step series: %d points, want between %d and %d", len(step), MaxStepSeriesPoints/2, MaxStepSeriesPoints)
+	}
+	var offered, good int64
+	for _, p := range step {
+		if p.Width != 4 {
+			t.Fatalf("step point width %v s, want 4 (3000 s coarsened twice)", p.Width)
+		}
+		offered += p.Offered
+		good += p.Goodput
+	}
+	if offered != seconds || good != seconds {
+		t.Errorf("step series holds %d offered, %d good; want %d of each", offered, good, seconds)
+	}
+	again := acc.Summary(SummaryMeta{Series: true}).Steps[0].Series
+	if len(again) != len(step) || again[0].Latency != step[0].Latency {
+		t.Errorf("a second summary exported %d points (first %+v), want the same %d (first %+v)", len(again), again[0].Latency, len(step), step[0].Latency)
+	}
+}

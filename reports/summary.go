@@ -347,7 +347,7 @@ func (a *Accumulator) Summary(meta SummaryMeta) *Summary {
 		if meta.Series {
 			s.Series = series
 			for i, st := range steps {
-				s.Steps[i].Series = st.series.export(start, nil)
+				s.Steps[i].Series = st.series.exportAtMost(start, MaxStepSeriesPoints)
 			}
 		}
 		if t.retries > 0 {
