@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stampede-load/stampede/internal/yamlconf"
 )
 
 // ErrInvalidModel is wrapped by every problem with a model, so a command
@@ -264,7 +266,7 @@ func (m *Model) Validate() error {
 				st := m.Station(name)
 				switch {
 				case st == nil:
-					bad("route %s: %s calls station %q, which the model does not have%s", r.Step, op.Kind, name, didYouMean(name, m.stationNames()))
+					bad("route %s: %s calls station %q, which the model does not have%s", r.Step, op.Kind, name, yamlconf.Suggest(name, m.stationNames()))
 				case want != "" && st.Kind != want:
 					bad("route %s: %s calls %s, a %s station; want a %s", r.Step, op.Kind, name, st.Kind, want)
 				}
@@ -280,40 +282,6 @@ func (m *Model) stationNames() []string {
 		names = append(names, s.Name)
 	}
 	return names
-}
-
-// didYouMean suggests the known name closest to name, if one is close.
-func didYouMean(name string, known []string) string {
-	best, dist := "", 3
-	for _, k := range known {
-		if d := editDistance(name, k); d < dist {
-			best, dist = k, d
-		}
-	}
-	if best == "" {
-		return ""
-	}
-	return " (did you mean " + best + "?)"
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 // Write prints the model as a model file: ParseModel reads back the same

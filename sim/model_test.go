@@ -39,7 +39,7 @@ func TestModelValidateNamesEveryProblem(t *testing.T) {
 		want  string
 	}{
 		{"missing station", func(m *Model) { m.Routes[2].Ops[0].Stations = []string{"nexy"} },
-			`route search: fanout calls station "nexy", which the model does not have (did you mean nexi?)`},
+			`route search: fanout calls station "nexy", which the model does not have (did you mean "nexi"?)`},
 		{"wrong kind", func(m *Model) { m.Routes[1].Ops[0].Stations = []string{"nexi"} }, "route iban: iban calls nexi, a processor station; want a iban"},
 		{"unknown op", func(m *Model) { m.Routes[0].Ops[0].Kind = "loop" }, `route s: operation "loop" is not one of`},
 		{"impossible lognormal", func(m *Model) {

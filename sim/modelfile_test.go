@@ -64,7 +64,7 @@ func TestModelFileProblemsNameFileAndLine(t *testing.T) {
 		name, old, new, want string
 	}{
 		{"unknown key", "servers: 2,", "servrs: 2,", `model.yaml:4: stations[0].servrs: unknown key (did you mean "servers"?)`},
-		{"missing station", `ops: ["fanout(nexi)"]`, `ops: ["fanout(nexy)"]`, `model.yaml:20: route search: fanout calls station "nexy", which the model does not have (did you mean nexi?)`},
+		{"missing station", `ops: ["fanout(nexi)"]`, `ops: ["fanout(nexy)"]`, `model.yaml:20: route search: fanout calls station "nexy", which the model does not have (did you mean "nexi"?)`},
 		{"bad op", `ops: ["fanout(nexi)"]`, `ops: ["fanout(nexi"]`, `model.yaml:20: routes[2].ops[0]: "fanout(nexi" is not an operation`},
 		{"impossible lognormal", "{distribution: constant, value: 10ms}, pending", "{distribution: lognormal, median: 1s, p99: 1ms}, pending",
 			"model.yaml:4: stations[0].service: lognormal p99 1ms must be above the median 1s"},

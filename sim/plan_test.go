@@ -55,7 +55,7 @@ func TestVaryNamesTheModelsParameters(t *testing.T) {
 		}
 	}
 	err := Vary{Param: "stations.nexy.servers"}.Check(m)
-	if !errors.Is(err, ErrInvalidModel) || !strings.Contains(err.Error(), "did you mean stations.nexi.servers?") {
+	if !errors.Is(err, ErrInvalidModel) || !strings.Contains(err.Error(), "did you mean \"stations.nexi.servers\"?") {
 		t.Fatalf("unknown station: %v", err)
 	}
 	for _, p := range []string{"stack.workers", "stations.nexi.weight", "nexi", "stations..servers"} {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/stampede-load/stampede/internal/yamlconf"
 )
 
 // Vary is one dimension of a capacity plan: a model parameter and the
@@ -107,7 +109,7 @@ func (v Vary) target(m *Model) (*int, error) {
 	known := m.varyParams()
 	unknown := func() (*int, error) {
 		return nil, fmt.Errorf("%w: parameter %q is not one of the model's%s (stations.NAME.%s or stack.%s)",
-			ErrInvalidModel, v.Param, didYouMean(v.Param, known), strings.Join(varyStationKeys, "|"), strings.Join(varyStackKeys, "|"))
+			ErrInvalidModel, v.Param, yamlconf.Suggest(v.Param, known), strings.Join(varyStationKeys, "|"), strings.Join(varyStackKeys, "|"))
 	}
 	switch {
 	case len(parts) == 3 && parts[0] == "stations":

@@ -25,7 +25,7 @@ func TestPlanBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"no range", []string{"--vary", "stations.nexi.servers"}, "--vary"},
 		{"zero", []string{"--vary", "stack.admission=0..8"}, "--vary"},
 		{"unknown parameter", []string{"--vary", "stack.workers=16..256"}, `--vary stack.workers=16..256: invalid model: parameter "stack.workers"`},
-		{"unknown station", []string{"--vary", "stations.nexy.servers=1..8"}, "did you mean stations.nexi.servers?"},
+		{"unknown station", []string{"--vary", "stations.nexy.servers=1..8"}, "did you mean \"stations.nexi.servers\"?"},
 		{"varied twice", []string{"--vary", "stack.pool=1..8", "--vary", "stack.pool=2..9"}, "stack.pool is varied twice"},
 		{"bad cost", []string{"--vary", "stack.pool=1..8", "--cost", "stack.pool=cheap"}, "--cost"},
 		{"cost of nothing varied", []string{"--vary", "stack.pool=1..8", "--cost", "stack.admission=2"}, "--cost stack.admission"},
