@@ -106,33 +106,48 @@ func (failingStore) Activate(context.Context, string, string, time.Time) (Activa
 	return Activation{}, errDown
 }
 
+// closedStore is a real store whose database was closed under it: every
+// call reaches the closed connections; closing it again is a no-op.
+type closedStore struct{ Store }
+
+func (closedStore) Close() error { return nil }
+
+// TestDatabaseDown takes the stack's real database away under it (its
+// connections closed, as when the server goes down) on SQLite and on
+// PostgreSQL: every endpoint that needs it answers 503 with the user-facing
+// message, blaming the db upstream.
 func TestDatabaseDown(t *testing.T) {
-	e := newEnv(t, Config{})
-	id, tok := e.enrolled(1)
-	e.srv.store = failingStore{e.srv.store}
-	tests := []struct {
-		name    string
-		req     request
-		code    string
-		message string
-	}{
-		{"wallet", request{method: "GET", path: "/api/v1/wallet"}, "WALLET_UNAVAILABLE", MessageWalletUnavailable},
-		{"card add", request{method: "POST", path: "/api/v1/wallet/cards", body: cardBody(id)}, "CARD_SAVE_FAILED", MessageCardSaveFailed},
-		{"card add with a key", request{method: "POST", path: "/api/v1/wallet/cards", body: cardBody(id), header: map[string]string{"Idempotency-Key": "k"}}, "CARD_SAVE_FAILED", MessageCardSaveFailed},
-		{"enroll", request{method: "PUT", path: "/api/v1/citizen", body: map[string]bool{"acceptTerms": true}}, "TEMPORARY_ERROR", messageTemporary},
-		{"activate", request{method: "PUT", path: "/api/v1/cashback/cards/" + id.HPAN}, "TEMPORARY_ERROR", messageTemporary},
-		{"audit", request{method: "GET", path: "/admin/audit"}, "AUDIT_FAILED", messageTemporary},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			tt.req.token = tok
-			r := e.do(tt.req)
-			m := r.json(t)
-			if r.status != http.StatusServiceUnavailable || m["code"] != tt.code || m["message"] != tt.message || r.header.Get("X-Upstream") != "db" {
-				t.Fatalf("got %v %v", r, r.header)
-			}
-		})
-	}
+	databases(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, Config{DB: dsn})
+		id, tok := e.enrolled(1)
+		if err := e.srv.store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		e.srv.store = closedStore{e.srv.store}
+		tests := []struct {
+			name    string
+			req     request
+			code    string
+			message string
+		}{
+			{"wallet", request{method: "GET", path: "/api/v1/wallet"}, "WALLET_UNAVAILABLE", MessageWalletUnavailable},
+			{"card add", request{method: "POST", path: "/api/v1/wallet/cards", body: cardBody(id)}, "CARD_SAVE_FAILED", MessageCardSaveFailed},
+			{"card add with a key", request{method: "POST", path: "/api/v1/wallet/cards", body: cardBody(id), header: map[string]string{"Idempotency-Key": "k"}}, "CARD_SAVE_FAILED", MessageCardSaveFailed},
+			{"enroll", request{method: "PUT", path: "/api/v1/citizen", body: map[string]bool{"acceptTerms": true}}, "TEMPORARY_ERROR", messageTemporary},
+			{"activate", request{method: "PUT", path: "/api/v1/cashback/cards/" + id.HPAN}, "TEMPORARY_ERROR", messageTemporary},
+			{"audit", request{method: "GET", path: "/admin/audit"}, "AUDIT_FAILED", messageTemporary},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				tt.req.token = tok
+				r := e.do(tt.req)
+				m := r.json(t)
+				if r.status != http.StatusServiceUnavailable || m["code"] != tt.code || m["message"] != tt.message || r.header.Get("X-Upstream") != "db" {
+					t.Fatalf("got %v %v", r, r.header)
+				}
+			})
+		}
+	})
 }
 
 // TestRestart stops a stack and starts another on the same database: the
