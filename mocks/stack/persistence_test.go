@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // syncBuffer is a log sink safe for the server's goroutines.
@@ -35,51 +38,92 @@ func (s *syncBuffer) String() string {
 }
 
 // TestPANNeverStoredOrLogged adds cards, fails some downstream and database
-// calls so the stack logs, and then looks for the card numbers in every file
-// of the database and in the log.
+// calls so the stack logs, and then looks for the card numbers in what the
+// database holds (every file of SQLite's; every row of PostgreSQL's tables,
+// as text) and in the log.
 func TestPANNeverStoredOrLogged(t *testing.T) {
-	dir := t.TempDir()
-	logs := &syncBuffer{}
-	e := newEnv(t, Config{DB: filepath.Join(dir, "stack.db"), Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	var pans []string
-	for i := range uint64(5) {
-		id, tok := e.enrolled(i)
-		e.addCard(id, tok)
+	databases(t, func(t *testing.T, dsn string) {
+		logs := &syncBuffer{}
+		e := newEnv(t, Config{DB: dsn, Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		var pans []string
+		for i := range uint64(5) {
+			id, tok := e.enrolled(i)
+			e.addCard(id, tok)
+			pans = append(pans, id.PAN)
+		}
+		id, tok := e.enrolled(10)
 		pans = append(pans, id.PAN)
-	}
-	id, tok := e.enrolled(10)
-	pans = append(pans, id.PAN)
-	e.bank.setFault("nexi", fault{status: 500, code: "INTERNAL"})
-	e.must(http.StatusBadGateway, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})
-	e.bank.clearFaults()
-	real := e.srv.store
-	e.srv.store = failingStore{real}
-	e.must(http.StatusServiceUnavailable, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})
-	e.srv.store = real
-	if !strings.Contains(logs.String(), "database operation failed") {
-		t.Fatalf("the failures were not logged; the check would prove nothing: %q", logs)
-	}
+		e.bank.setFault("nexi", fault{status: 500, code: "INTERNAL"})
+		e.must(http.StatusBadGateway, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})
+		e.bank.clearFaults()
+		real := e.srv.store
+		e.srv.store = failingStore{real}
+		e.must(http.StatusServiceUnavailable, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})
+		e.srv.store = real
+		if !strings.Contains(logs.String(), "database operation failed") {
+			t.Fatalf("the failures were not logged; the check would prove nothing: %q", logs)
+		}
 
-	files, err := filepath.Glob(filepath.Join(dir, "*"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("database files: %v %v", files, err)
+		held := storedText(t, dsn)
+		if n := e.stored(); n.cards != 5 || !strings.Contains(held, pans[0][len(pans[0])-4:]) {
+			t.Fatalf("stored %+v; the database does not hold the cards, the check would prove nothing", n)
+		}
+		for name, text := range map[string]string{"the database": held, "the log": logs.String()} {
+			for _, pan := range pans {
+				if strings.Contains(text, pan) {
+					t.Errorf("%s holds a PAN", name)
+				}
+			}
+		}
+	})
+}
+
+// storedText is everything the database at dsn holds, as text: the bytes
+// of every SQLite file beside it (the database, its WAL and journal), or
+// every row of every table of the PostgreSQL schema.
+func storedText(t *testing.T, dsn string) string {
+	t.Helper()
+	var all strings.Builder
+	if !strings.HasPrefix(dsn, "postgres://") {
+		files, err := filepath.Glob(filepath.Join(filepath.Dir(dsn), "*"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("database files: %v %v", files, err)
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all.Write(b)
+		}
+		return all.String()
 	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil || len(tables) == 0 {
+		t.Fatalf("tables: %v %v", tables, err)
+	}
+	for _, table := range tables {
+		rows, err := conn.Query(ctx, fmt.Sprintf("SELECT r::text FROM %s r", pgx.Identifier{table}.Sanitize()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, pan := range pans {
-			if bytes.Contains(b, []byte(pan)) {
-				t.Errorf("%s holds a PAN", filepath.Base(f))
-			}
+		texts, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
 		}
+		all.WriteString(strings.Join(texts, "\n"))
 	}
-	for _, pan := range pans {
-		if strings.Contains(logs.String(), pan) {
-			t.Errorf("the log holds a PAN")
-		}
-	}
+	return all.String()
 }
 
 // failingStore is a database that is down.
