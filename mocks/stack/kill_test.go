@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -29,15 +28,20 @@ const (
 // test binary again), drives concurrent journeys at it, kills it with
 // SIGKILL while writes are in flight, and checks that every card and
 // activation the stack acknowledged is in the database, and that a stack
-// restarted on it accepts the tokens the dead one minted.
+// restarted on it accepts the tokens the dead one minted; on SQLite and on
+// PostgreSQL.
 func TestKill9KeepsAcknowledgedWrites(t *testing.T) {
 	if db := os.Getenv(killChildDB); db != "" {
 		runKillChild(db, os.Getenv(killChildBanks))
 		return
 	}
+	databases(t, testKill9)
+}
+
+// testKill9 is TestKill9KeepsAcknowledgedWrites on the database at db.
+func testKill9(t *testing.T, db string) {
 	clock := newFakeClock()
 	bank := newFakeBank(t, clock.Now)
-	db := filepath.Join(t.TempDir(), "stack.db")
 
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKill9KeepsAcknowledgedWrites$")
 	cmd.Env = append(os.Environ(), killChildDB+"="+db, killChildBanks+"="+bank.URL)
