@@ -16,7 +16,9 @@ import (
 // from reading it, without the request's URL in front), a header timeout,
 // and a TLS certificate the client does not trust.
 func TestClassifyRealFailuresAfterHeaders(t *testing.T) {
-	partial := func(reset bool) http.HandlerFunc {
+	// partial sends the headers and part of the body, waits until the
+	// client has the headers (headersRead closed), then closes or resets.
+	partial := func(reset bool, headersRead <-chan struct{}) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Length", "1000")
 			w.Write([]byte(`{"cards":[`))
@@ -25,30 +27,34 @@ func TestClassifyRealFailuresAfterHeaders(t *testing.T) {
 			if err != nil {
 				return
 			}
+			select {
+			case <-headersRead:
+			case <-time.After(10 * time.Second): // the client never came: its Get fails the test
+			}
 			if reset {
-				time.Sleep(20 * time.Millisecond) // the client is reading the body by now
 				conn.(*net.TCPConn).SetLinger(0)
 			}
 			conn.Close()
 		}
 	}
 	block := make(chan struct{})
+	closedRead, resetRead := make(chan struct{}), make(chan struct{})
 	tests := []struct {
-		name    string
-		server  *httptest.Server
-		client  *http.Client
-		want    ErrorMode
-		reading bool // the error comes from reading the body
+		name        string
+		server      *httptest.Server
+		client      *http.Client
+		want        ErrorMode
+		headersRead chan struct{} // the reading test closes it once it has the headers
 	}{
-		{"closed mid-body", httptest.NewServer(partial(false)), &http.Client{}, ModeEOF, true},
-		{"reset mid-body", httptest.NewServer(partial(true)), &http.Client{}, ModeReset, true},
+		{"closed mid-body", httptest.NewServer(partial(false, closedRead)), &http.Client{}, ModeEOF, closedRead},
+		{"reset mid-body", httptest.NewServer(partial(true, resetRead)), &http.Client{}, ModeReset, resetRead},
 		{"header timeout", httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-block:
 			}
-		})), &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}}, ModeTimeout, false},
-		{"untrusted certificate", quietTLSServer(), &http.Client{}, ModeTLS, false},
+		})), &http.Client{Transport: &http.Transport{ResponseHeaderTimeout: 50 * time.Millisecond}}, ModeTimeout, nil},
+		{"untrusted certificate", quietTLSServer(), &http.Client{}, ModeTLS, nil},
 	}
 	defer close(block)
 	for _, tt := range tests {
@@ -56,9 +62,12 @@ func TestClassifyRealFailuresAfterHeaders(t *testing.T) {
 			defer tt.server.Close()
 			resp, err := tt.client.Get(tt.server.URL)
 			if err == nil {
+				if tt.headersRead != nil {
+					close(tt.headersRead)
+				}
 				_, err = io.ReadAll(resp.Body)
 				resp.Body.Close()
-				if !tt.reading {
+				if tt.headersRead == nil {
 					t.Fatalf("the request succeeded with %s", resp.Status)
 				}
 			}
