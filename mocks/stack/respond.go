@@ -88,8 +88,14 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(b)+1))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+	_, _ = w.Write(newline)
 }
+
+// newline ends every body. writeRaw's b may be shared between requests
+// (the bank list is encoded once), so it is only ever read: appending the
+// newline to it would write into its spare capacity from many handlers.
+var newline = []byte{'\n'}
 
 // decodeBody reads a JSON request body into v: Content-Type
 // application/json, at most maxBodyBytes, one JSON value with only known
