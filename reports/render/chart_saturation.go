@@ -31,7 +31,7 @@ func loadLatencyChart(r *Run) (*Chart, error) {
 	if err != nil {
 		slo = reports.DefaultSLO
 	}
-	q := quantileName(slo.Quantile)
+	q := reports.QuantileName(slo.Quantile)
 	p := newPlot("Latency against offered load", "offered requests per second", "latency")
 	p.Y.Scale = plot.LogScale{}
 	p.Y.Tick.Marker = msTicks{}
@@ -45,9 +45,9 @@ func loadLatencyChart(r *Run) (*Chart, error) {
 			continue
 		}
 		p50 = append(p50, plotter.XY{X: st.OfferedRate, Y: st.Latency.P50})
-		pq = append(pq, plotter.XY{X: st.OfferedRate, Y: quantileMs(st.Latency, slo.Quantile)})
+		pq = append(pq, plotter.XY{X: st.OfferedRate, Y: st.Latency.At(slo.Quantile)})
 		if !st.Pass {
-			failed = append(failed, plotter.XY{X: st.OfferedRate, Y: quantileMs(st.Latency, slo.Quantile)})
+			failed = append(failed, plotter.XY{X: st.OfferedRate, Y: st.Latency.At(slo.Quantile)})
 		}
 	}
 	p50, pq, failed = logFloor(p50), logFloor(pq), logFloor(failed)

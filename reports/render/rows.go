@@ -189,7 +189,7 @@ func searchGrid(rep *reports.SaturationReport) grid {
 	if err != nil {
 		slo = reports.DefaultSLO
 	}
-	q := quantileName(slo.Quantile)
+	q := reports.QuantileName(slo.Quantile)
 	g := grid{Head: []string{"step", "rate", "offered", "achieved", "goodput", "p50", q, "errors", "in flight", "result"},
 		Right: []bool{true, true, true, true, true, true, true, true, true, false}}
 	for _, p := range rep.Steps {
@@ -202,7 +202,7 @@ func searchGrid(rep *reports.SaturationReport) grid {
 			res = strings.Join(p.Reasons, "; ")
 		}
 		g.Rows = append(g.Rows, []string{step, reports.FormatRate(p.Rate), reports.FormatRate(p.OfferedRate), reports.FormatRate(p.AchievedRate),
-			reports.FormatRate(p.Goodput) + " (" + reports.FormatPercent(p.GoodputRatio) + ")", reports.FormatMillis(p.Latency.P50), reports.FormatMillis(quantileMs(p.Latency, slo.Quantile)),
+			reports.FormatRate(p.Goodput) + " (" + reports.FormatPercent(p.GoodputRatio) + ")", reports.FormatMillis(p.Latency.P50), reports.FormatMillis(p.Latency.At(slo.Quantile)),
 			reports.FormatPercent(p.ErrorRate), reports.FormatDecimal(p.InFlight, 1), res})
 	}
 	return g

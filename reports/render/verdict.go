@@ -194,7 +194,7 @@ func runSaturationSentence(s *reports.Summary, sc scale) string {
 		slo = reports.DefaultSLO
 	}
 	sloMs := float64(slo.Latency) / 1e6
-	q := quantileName(slo.Quantile)
+	q := reports.QuantileName(slo.Quantile)
 	var lat, errs crossing
 	var peak float64
 	pts := s.Series
@@ -208,8 +208,8 @@ func runSaturationSentence(s *reports.Summary, sc scale) string {
 			break
 		}
 		n := &pts[i+1]
-		if !lat.found && quantileMs(p.Latency, slo.Quantile) > sloMs && quantileMs(n.Latency, slo.Quantile) > sloMs {
-			lat = crossing{true, p.T, float64(p.Offered) / p.Width, reports.FormatMillis(quantileMs(p.Latency, slo.Quantile))}
+		if !lat.found && p.Latency.At(slo.Quantile) > sloMs && n.Latency.At(slo.Quantile) > sloMs {
+			lat = crossing{true, p.T, float64(p.Offered) / p.Width, reports.FormatMillis(p.Latency.At(slo.Quantile))}
 		}
 		share := func(p *reports.SeriesPoint) float64 { return float64(p.Failed) / float64(max(p.Offered, 1)) }
 		if !errs.found && share(p) > slo.ErrorBudget && share(n) > slo.ErrorBudget {
@@ -316,13 +316,13 @@ func hurtSentence(s *reports.Summary) string {
 		if err != nil {
 			slo = reports.DefaultSLO
 		}
-		q := quantileMs(s.Latency, slo.Quantile)
+		q := s.Latency.At(slo.Quantile)
 		if q > float64(slo.Latency)/1e6 {
-			b.WriteString(", but " + quantileName(slo.Quantile) + " latency was " + reports.FormatMillis(q) + ", over the SLO's " +
+			b.WriteString(", but " + reports.QuantileName(slo.Quantile) + " latency was " + reports.FormatMillis(q) + ", over the SLO's " +
 				reports.FormatMillis(float64(slo.Latency)/1e6) + ".")
 			return b.String()
 		}
-		b.WriteString("; " + quantileName(slo.Quantile) + " latency was " + reports.FormatMillis(q) + ".")
+		b.WriteString("; " + reports.QuantileName(slo.Quantile) + " latency was " + reports.FormatMillis(q) + ".")
 		return b.String()
 	}
 	b.WriteString("Users were hurt: " + reports.FormatPercent(1-s.SuccessRatio) + " of " + reports.FormatCount(s.Requests) + " requests failed")
@@ -444,36 +444,6 @@ func gateDetail(g reports.GateResult) string {
 		parts = append(parts, g.Reason)
 	}
 	return strings.Join(parts, "; ")
-}
-
-// quantileMs picks l's value at quantile q (the nearest kept at or below).
-func quantileMs(l reports.LatencyMs, q float64) float64 {
-	switch {
-	case q >= 0.999:
-		return l.P999
-	case q >= 0.99:
-		return l.P99
-	case q >= 0.95:
-		return l.P95
-	case q >= 0.90:
-		return l.P90
-	}
-	return l.P50
-}
-
-// quantileName names quantile q as a gate does: p99.
-func quantileName(q float64) string {
-	switch {
-	case q >= 0.999:
-		return "p999"
-	case q >= 0.99:
-		return "p99"
-	case q >= 0.95:
-		return "p95"
-	case q >= 0.90:
-		return "p90"
-	}
-	return "p50"
 }
 
 func capitalize(s string) string {
