@@ -354,5 +354,5 @@ func (c *citizen) emit(status int, code, message, upstream, transport string, no
 		Attempt: a.Attempt, Poll: a.Poll, Intended: a.Due, Sent: a.Due, Latency: end.Sub(a.Due), SendLatency: end.Sub(a.Due),
 		Method: st.Method, Code: status, OK: ok, Error: transport, Upstream: upstream, ErrorCode: code, Message: message,
 		Arrival: a.Arrival, JourneyDone: a.Completes(ok, pending)}
-	r.out.add(&r.res)
+	r.out.Add(&r.res)
 }

@@ -80,7 +80,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	acc := reports.NewAccumulator(reports.WithStart(o.Start))
-	r.out = newFeed(append(reports.Sinks{acc}, o.Sinks...))
+	r.out = reports.NewPipe(append(reports.Sinks{acc}, o.Sinks...))
 	r.e.At(0, &r.arrivals, 0)
 	interrupted := false
 	for r.e.Pending() > 0 {
@@ -97,7 +97,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		r.e.Run(until)
 	}
 	r.cutOff()
-	r.out.close()
+	r.out.Close()
 	planned := o.Scenario.Profile.Duration()
 	if interrupted {
 		planned = 0
@@ -115,7 +115,7 @@ type run struct {
 	sc  *scenarios.Scenario
 	m   *Model
 	e   Engine
-	out *feed
+	out *reports.Pipe
 	res reports.Result // the result being handed to the sinks
 	rng *rand.Rand     // the stack's own draws (retry jitter)
 
@@ -322,7 +322,7 @@ func (r *run) arrive(n uint64, now time.Duration) {
 	if err != nil {
 		r.res = reports.Result{Seq: n, User: n, Attempt: 1, Intended: r.o.Start.Add(now), Sent: r.o.Start.Add(now),
 			Error: "data: " + err.Error(), Arrival: true}
-		r.out.add(&r.res)
+		r.out.Add(&r.res)
 		return
 	}
 	c := r.citizen()

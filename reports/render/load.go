@@ -182,9 +182,9 @@ func summaryMeta(old *reports.Summary, info *runInfo, sat *reports.SaturationRep
 // Decoding and accumulating take about the same time, so they run on two
 // goroutines, handing results over in batches.
 func addResults(acc *reports.Accumulator, path string, warn func(string)) (string, error) {
-	pipe := newPipe(acc)
+	pipe := reports.NewPipe(acc)
 	info, err := resultsfile.ReadFile(path, pipe)
-	pipe.close()
+	pipe.Close()
 	if err != nil {
 		if _, ok := errors.AsType[*resultsfile.LineError](err); ok {
 			return "", err
@@ -266,52 +266,4 @@ func LoadRuns(paths []string, warn func(string)) ([]*Run, error) {
 		return nil, fmt.Errorf("%w: %s are shards of one run: merge them first (stampede merge), then report the merged run", ErrBadInput, joinAnd(shards))
 	}
 	return runs, nil
-}
-
-// pipeBatch is how many results cross between the goroutines at a time.
-const pipeBatch = 1024
-
-// pipe is a Sink that hands results to another goroutine, which adds them
-// to a sink in the same order. close waits for it to finish.
-type pipe struct {
-	batch []reports.Result
-	full  chan []reports.Result
-	free  chan []reports.Result
-	done  chan struct{}
-}
-
-func newPipe(to reports.Sink) *pipe {
-	p := &pipe{full: make(chan []reports.Result, 2), free: make(chan []reports.Result, 3), done: make(chan struct{})}
-	for range 3 {
-		p.free <- make([]reports.Result, 0, pipeBatch)
-	}
-	p.batch = <-p.free
-	go func() {
-		defer close(p.done)
-		for b := range p.full {
-			for i := range b {
-				to.Add(&b[i])
-			}
-			p.free <- b[:0]
-		}
-	}()
-	return p
-}
-
-// Add copies r into the current batch; the strings it holds are not
-// reused by the reader, so the copy is the result's.
-func (p *pipe) Add(r *reports.Result) {
-	p.batch = append(p.batch, *r)
-	if len(p.batch) == pipeBatch {
-		p.full <- p.batch
-		p.batch = <-p.free
-	}
-}
-
-func (p *pipe) close() {
-	if len(p.batch) > 0 {
-		p.full <- p.batch
-	}
-	close(p.full)
-	<-p.done
 }
