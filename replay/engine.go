@@ -94,6 +94,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if o.Shard.N > 1 {
 		info.Shard = o.Shard.String()
 	}
+	for _, g := range o.Scenario.Gates {
+		info.Gates = append(info.Gates, g.Expr)
+	}
 	if err := writeRunInfo(o.Dir, info); err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ type RunInfo struct {
 	TimeScale float64   `json:"time_scale"`
 	RateScale float64   `json:"rate_scale"`
 	Shard     string    `json:"shard,omitempty"` // k/n
+	Gates     []string  `json:"gates,omitempty"` // the gates the run judges (the scenario's and --gate), so a report of a run killed before its summary judges them too
 	StartedAt time.Time `json:"started_at"`      // the schedule's zero: --start-at when given
 
 	// StartAt is the shared start (--start-at) a shard was given; Clock is

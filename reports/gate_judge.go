@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -370,4 +371,29 @@ func (q packedQuantiler) count() int64 {
 		return 0
 	}
 	return q.h.TotalCount()
+}
+
+// CheckGate reports a gate that cannot be judged on the run s summarises,
+// for gates given after the run (stampede report --gate): one narrowed to
+// a step the run has no requests of, or one whose window is longer than
+// the run. The run's own gates were checked against its scenario before it
+// started.
+func (s *Summary) CheckGate(g Gate) error {
+	if run := time.Duration(s.DurationS * float64(time.Second)); g.Window > 0 && run > 0 && g.Window > run {
+		return fmt.Errorf("gate %q: the %s window is longer than the run (%s)", g.Expr, g.Window, run.Round(time.Millisecond))
+	}
+	if g.Step == "" {
+		return nil
+	}
+	var names []string
+	for _, st := range s.Steps {
+		if stepMatches(g.Step, st.Journey, st.Name) {
+			return nil
+		}
+		names = append(names, st.FullName())
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("gate %q: no step %q in the run: it has no per-step figures", g.Expr, g.Step)
+	}
+	return fmt.Errorf("gate %q: no step %q in the run; its steps: %s", g.Expr, g.Step, strings.Join(names, ", "))
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,11 @@ func TestGateFlagJudgesWindows(t *testing.T) {
 		s := readSummary(t, out)
 		if len(s.Gates) != 2 {
 			t.Fatalf("gates %+v", s.Gates)
+		}
+		var info struct{ Gates []string }
+		if b, err := os.ReadFile(filepath.Join(out, "run.json")); err != nil || json.Unmarshal(b, &info) != nil ||
+			!slices.Equal(info.Gates, []string{"errors<1% over 1s", "p99{step:request}<10s"}) {
+			t.Errorf("run.json does not record the gates for a report of a killed run: %v %+v", err, info)
 		}
 		// 3 s of arrivals from a start within a second: 3 or 4 windows.
 		if w := s.Gates[0]; !w.Pass || w.WindowS != 1 || w.Windows < 3 || w.Windows > 4 || w.FailedWindow != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/merge"
 	"github.com/stampede-load/stampede/reports/render"
 )
@@ -75,8 +76,9 @@ func mergeRun(st *state, o *mergeOptions) error {
 // shardsRun merges paths into one run when there are several and every
 // one of them is a shard's folder, or one folder the shards were collected
 // into, so that `stampede report` reads the shards of a run as that run;
-// nil and no error otherwise.
-func shardsRun(paths []string) ([]*render.Run, error) {
+// nil and no error otherwise. gates are judged on the merged run besides
+// its own.
+func shardsRun(paths []string, gates []reports.Gate) ([]*render.Run, error) {
 	if len(paths) == 1 {
 		paths = merge.ShardsIn(paths[0])
 	}
@@ -92,5 +94,9 @@ func shardsRun(paths []string) ([]*render.Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []*render.Run{{Name: fmt.Sprintf("%s (%d shards merged)", run.Header.Scenario, run.Header.Shards), Summary: run.Summary()}}, nil
+	s, err := run.SummaryWith(gates)
+	if err != nil {
+		return nil, err
+	}
+	return []*render.Run{{Name: fmt.Sprintf("%s (%d shards merged)", run.Header.Scenario, run.Header.Shards), Summary: s}}, nil
 }

@@ -123,4 +123,13 @@ func TestMergeJudgesGatesOnTheMergedRun(t *testing.T) {
 	if code != exitGateFailed || !strings.Contains(stdout, "p99<1us") {
 		t.Fatalf("exit %d, want 3 with the gate shown; %s\n%s", code, stderr, stdout)
 	}
+	// report of the shards judges --gate on the merged run as well.
+	code, stdout, stderr = cli(t, append(append([]string{"report"}, dirs...), "--format", "junit", "--gate", "p99<1us", "--gate", "errors<1%")...)
+	if code != exitGateFailed || strings.Count(stdout, "<testcase ") != 2 || strings.Count(stdout, "<failure ") != 1 {
+		t.Fatalf("report: exit %d, want 3 with 2 cases, 1 failing; %s\n%s", code, stderr, stdout)
+	}
+	code, _, stderr = cli(t, append(append([]string{"report"}, dirs...), "--gate", "p99{step:nope}<1s")...)
+	if code != exitBadInput || !strings.Contains(stderr, `no step "nope" in the run`) {
+		t.Fatalf("report: unknown step: exit %d: %s", code, stderr)
+	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/render"
 )
 
@@ -16,6 +17,7 @@ type reportOptions struct {
 	runs   []string
 	format string
 	out    string
+	gates  []string // --gate: judged on each run besides its own gates
 }
 
 func newCmdReport(st *state) *cobra.Command {
@@ -28,10 +30,13 @@ them, the verdict first: what saturated, at what offered rate and why, which com
 failed first, how users were hurt, whether the target recovered, and the gates. The
 figures are rebuilt from the results file, so a run killed before it wrote its
 summary is still reported (up to its last complete result). Several runs are shown
-side by side. Exit code 3 when a gate of a run failed.`,
+side by side. The run's own gates (the scenario's and those it was given) and any
+--gate are judged on its results, over the whole run and its windows, exactly as the
+run judges them; exit code 3 when a gate of a run failed, whatever the format.`,
 		Example: `  stampede report runs/20201208-080000-launch-day
   stampede report runs/latest --format html --out report.html
   stampede report runs/latest --format md >> "$GITHUB_STEP_SUMMARY"
+  stampede report runs/latest --format junit --out gates.xml --gate "p99<800ms" --gate "errors<1% over 10s"
   stampede report runs/measured runs/simulated --format html --out side-by-side.html`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -45,6 +50,7 @@ side by side. Exit code 3 when a gate of a run failed.`,
 	}
 	cmd.Flags().StringVar(&o.format, "format", "table", "output format: "+strings.Join(names, ", "))
 	cmd.Flags().StringVar(&o.out, "out", "", "write the report to this file instead of stdout")
+	addGateFlag(cmd.Flags(), &o.gates)
 	return cmd
 }
 
@@ -53,9 +59,17 @@ func reportRun(st *state, o *reportOptions) error {
 	if err != nil {
 		return fmt.Errorf("--format: %w", err)
 	}
-	runs, err := shardsRun(o.runs)
+	var gates []reports.Gate
+	for _, expr := range o.gates {
+		g, err := reports.ParseGate(expr)
+		if err != nil {
+			return fmt.Errorf("%w: --gate: %w", errUsage, err)
+		}
+		gates = append(gates, g)
+	}
+	runs, err := shardsRun(o.runs, gates)
 	if runs == nil && err == nil {
-		runs, err = render.LoadRuns(o.runs, func(w string) { fmt.Fprintln(st.stderr, "warning:", w) })
+		runs, err = render.LoadRuns(o.runs, gates, func(w string) { fmt.Fprintln(st.stderr, "warning:", w) })
 	}
 	if err != nil {
 		return err

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // mainJobSummary is the main job's summary, the render package's fixture.
@@ -51,6 +54,116 @@ func TestReportCommand(t *testing.T) {
 			code, _, stderr := cli(t, c.args...)
 			if code != c.code || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 1 {
 				t.Errorf("exit %d, stderr %q; want exit %d and one line with %q", code, stderr, c.code, c.want)
+			}
+		})
+	}
+}
+
+// junitSuites is what a CI system reads of a JUnit report.
+type junitSuites struct {
+	Failures int `xml:"failures,attr"`
+	Suites   []struct {
+		Cases []struct {
+			Name      string `xml:"name,attr"`
+			SystemOut string `xml:"system-out"`
+			Failure   *struct {
+				Message string `xml:"message,attr"`
+			} `xml:"failure"`
+		} `xml:"testcase"`
+	} `xml:"testsuite"`
+}
+
+// gatedRun writes a run folder of ci-smoke's shape by hand: 10 s of 10
+// requests a second to step s of journey j, 5 ms each, but 500 ms
+// through second 6 (502 ms in a window's 1% histogram);
+// files are the extra files of the folder (summary.json, run.json).
+func gatedRun(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	var b strings.Builder
+	start := time.Date(2020, 12, 8, 7, 0, 0, 0, time.UTC)
+	for i := range 100 {
+		lat := 5 * time.Millisecond
+		if i/10 == 6 {
+			lat = 500 * time.Millisecond
+		}
+		fmt.Fprintf(&b, `{"attack":"ci-smoke","seq":%d,"code":200,"timestamp":%q,"latency":%d,"bytes_out":0,"bytes_in":2,"error":"","method":"GET","url":"http://x/","headers":null,"journey":"j","step":"s","user":%d,"attempt":1,"ok":true}`+"\n",
+			i+1, start.Add(time.Duration(i)*100*time.Millisecond).Format(time.RFC3339Nano), lat, i+1)
+	}
+	files["results.jsonl"] = b.String()
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestReportJudgesGatesAgain(t *testing.T) {
+	// The summary claims its gate passed; the results say p99 is 500 ms.
+	done := gatedRun(t, map[string]string{"summary.json": `{"scenario":"ci-smoke","source":"replay","started_at":"2020-12-08T07:00:00Z","duration_s":10,` +
+		`"gates":[{"expr":"p99<1ms","metric":"p99","threshold":1,"actual":0.5,"pass":true}]}`})
+	// Killed before its summary: only run.json says which gates it judges.
+	killed := gatedRun(t, map[string]string{"run.json": `{"scenario":"ci-smoke","started_at":"2020-12-08T07:00:00Z","gates":["p50<100ms"]}`})
+
+	junit := func(t *testing.T, args ...string) (int, junitSuites, string) {
+		t.Helper()
+		code, stdout, stderr := cli(t, append(args, "--format", "junit")...)
+		var out junitSuites
+		if err := xml.Unmarshal([]byte(stdout), &out); err != nil {
+			t.Fatalf("exit %d, %v: %s\n%s", code, err, stderr, stdout)
+		}
+		return code, out, stderr
+	}
+	t.Run("the run's own gate, judged on its results", func(t *testing.T) {
+		code, out, stderr := junit(t, "report", done)
+		cases := out.Suites[0].Cases
+		if code != exitGateFailed || len(cases) != 1 || cases[0].Name != "p99<1ms" || cases[0].Failure == nil ||
+			cases[0].Failure.Message != "p99<1ms: actual 500ms" {
+			t.Fatalf("exit %d, cases %+v: %s", code, cases, stderr)
+		}
+	})
+	t.Run("a killed run's gates from run.json, with --gate over windows", func(t *testing.T) {
+		code, out, stderr := junit(t, "report", killed, "--gate", "p99<100ms over 2s", "--gate", "p50<100ms")
+		cases := out.Suites[0].Cases
+		if code != exitGateFailed || len(cases) != 2 || out.Failures != 1 {
+			t.Fatalf("exit %d, failures %d, cases %+v: %s", code, out.Failures, cases, stderr)
+		}
+		if c := cases[0]; c.Name != "p50<100ms" || c.Failure != nil || c.SystemOut != "actual 5.00ms" {
+			t.Errorf("the recorded gate, once (not again for --gate): %+v", c)
+		}
+		if c := cases[1]; c.Name != "p99<100ms over 2s" || c.Failure == nil ||
+			c.Failure.Message != "p99<100ms over 2s: actual 502ms; first failing window +6.0s–+8.0s: 502ms (1 of 5 windows failed)" {
+			t.Errorf("the windowed gate: %+v", c)
+		}
+	})
+	for _, f := range []string{"table", "md", "json", "html", "junit"} {
+		t.Run("exit code in "+f, func(t *testing.T) {
+			if code, _, stderr := cli(t, "report", killed, "--format", f, "--gate", "p50<100ms over 5s"); code != exitOK {
+				t.Errorf("passing: exit %d: %s", code, stderr)
+			}
+			if code, _, stderr := cli(t, "report", killed, "--format", f, "--gate", "p99{step:j/s}<100ms"); code != exitGateFailed {
+				t.Errorf("failing: exit %d: %s", code, stderr)
+			}
+		})
+	}
+	t.Run("a summary alone keeps the run's judgement, judges --gate on its figures", func(t *testing.T) {
+		code, out, stderr := junit(t, "report", filepath.Join(done, "summary.json"), "--gate", "errors<1%")
+		cases := out.Suites[0].Cases
+		if code != exitGateFailed || len(cases) != 2 || cases[0].Failure != nil || cases[1].Failure == nil ||
+			cases[1].Failure.Message != "errors<1%: no requests" {
+			t.Fatalf("exit %d, cases %+v: %s", code, cases, stderr)
+		}
+	})
+	for _, c := range []struct{ name, gate, want string }{
+		{"does not parse", "p99<", "--gate: "},
+		{"unknown step", "p99{step:nope}<1s", `gate "p99{step:nope}<1s": no step "nope" in the run; its steps: j/s`},
+		{"window longer than the run", "p99<1s over 1m", `gate "p99<1s over 1m": the 1m0s window is longer than the run (10s)`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := cli(t, "report", done, "--gate", c.gate)
+			if code != exitBadInput || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want 2 and one line with %q", code, stderr, c.want)
 			}
 		})
 	}

@@ -42,7 +42,29 @@ type Run struct {
 }
 
 // Summary computes the run's summary, gates evaluated on its own data.
-func (r *Run) Summary() *reports.Summary { return r.Acc.Summary(r.Header.meta()) }
+func (r *Run) Summary() *reports.Summary {
+	s, _ := r.SummaryWith(nil) // no gate of its own to refuse
+	return s
+}
+
+// SummaryWith is Summary judging gates besides the run's own (stampede
+// report --gate). A gate the run cannot judge (a step it has no figures
+// of, a window longer than it) is an error wrapping ErrBadInput.
+func (r *Run) SummaryWith(gates []reports.Gate) (*reports.Summary, error) {
+	meta := r.Header.meta()
+	for _, g := range gates {
+		if !slices.ContainsFunc(meta.Gates, func(h reports.Gate) bool { return h.Expr == g.Expr }) {
+			meta.Gates = append(meta.Gates, g)
+		}
+	}
+	s := r.Acc.Summary(meta)
+	for _, g := range gates {
+		if err := s.CheckGate(g); err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadInput, strings.Join(r.Dirs, ", "), err)
+		}
+	}
+	return s, nil
+}
 
 // Load reads one run folder as it is: a whole run, a merged one, or a
 // single shard.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -31,6 +32,7 @@ type runInfo struct {
 	RateScale float64   `json:"rate_scale"`
 	Shard     string    `json:"shard"`
 	StartedAt time.Time `json:"started_at"`
+	Gates     []string  `json:"gates"` // the gates the run judges, written as it starts
 }
 
 // Loaded is a run read back from its folder.
@@ -46,14 +48,19 @@ type Loaded struct {
 // the reports now draw. summary.json and run.json supply what the results
 // do not hold (the planned duration, the SLO, the gates, the scales, an
 // interruption); saturation.json makes it a saturation search, whose
-// results are in its step folders.
+// results are in its step folders. The run's gates are judged again on its
+// results, whole run and windows, by the code the run judged them with;
+// given a summary alone, they stay as the run judged them.
 //
 // warn receives one line per problem that does not stop the report: a
 // results file cut short mid-line (read up to its last complete record), a
 // missing summary. A folder that holds no run, or a file that is not what
 // it should be, is an error wrapping ErrBadInput or a *reports.LineError
 // naming the file and where.
-func LoadRun(dir string, warn func(string)) (*Loaded, error) {
+func LoadRun(dir string, warn func(string)) (*Loaded, error) { return loadRun(dir, nil, warn) }
+
+// loadRun is LoadRun judging extra gates besides the run's own.
+func loadRun(dir string, extra []reports.Gate, warn func(string)) (*Loaded, error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
@@ -105,9 +112,28 @@ func LoadRun(dir string, warn func(string)) (*Loaded, error) {
 			return nil, fmt.Errorf("%w: %s: not a run folder: no %s or %s in it", ErrBadInput, dir, resultsFile, summaryFile)
 		}
 		warn(dir + ": no results file: the report shows " + summaryFile + " as it is")
+		if err := checkGates(dir, old, extra); err != nil {
+			return nil, err
+		}
+		// The run's gates stay as the run judged them: a summary alone
+		// cannot judge a window again.
+		var judged []string
+		for _, g := range old.Gates {
+			judged = append(judged, g.Expr)
+		}
+		old.Gates = append(old.Gates, reports.EvaluateGates(old, newGates(judged, extra))...)
 		l.Summary = old
 		return l, nil
 	}
+	gates, err := recordedGates(dir, old, &info)
+	if err != nil {
+		return nil, err
+	}
+	var recorded []string
+	for _, g := range gates {
+		recorded = append(recorded, g.Expr)
+	}
+	gates = append(gates, newGates(recorded, extra)...)
 
 	meta, start := summaryMeta(old, &info, l.Saturation)
 	var opts []reports.Option
@@ -132,17 +158,68 @@ func LoadRun(dir string, warn func(string)) (*Loaded, error) {
 		warn(dir + ": no " + summaryFile + ": the run did not finish; the report covers the results written")
 		meta.Interrupted = true
 	}
-	s := acc.Summary(meta)
-	if old != nil {
-		s.Gates = old.Gates // judged by the run on these same results
+	if l.Saturation == nil {
+		meta.Gates = gates
 	}
+	s := acc.Summary(meta)
 	if l.Saturation != nil {
 		reports.SetStepOnsets(s, l.Saturation.Steps)
 		s.Saturation = l.Saturation.Saturation
 		s.Metastability = nil // separate runs at fixed rates: no decline to recover in
+		if len(gates) > 0 {
+			s.Gates = acc.JudgeGates(s, gates) // once the saturation point is set, as the search judges
+		}
+	}
+	if err := checkGates(dir, s, extra); err != nil {
+		return nil, err
 	}
 	l.Summary = s
 	return l, nil
+}
+
+// recordedGates are the gates the run judged, to judge again on its
+// results: from its summary, else (a run killed before it wrote one) from
+// run.json, which the run wrote as it started.
+func recordedGates(dir string, old *reports.Summary, info *runInfo) ([]reports.Gate, error) {
+	exprs, from := info.Gates, runInfoFile
+	if old != nil {
+		exprs, from = nil, summaryFile
+		for _, g := range old.Gates {
+			exprs = append(exprs, g.Expr)
+		}
+	}
+	gates := make([]reports.Gate, 0, len(exprs))
+	for _, expr := range exprs {
+		g, err := reports.ParseGate(expr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: gate %q: %w", ErrBadInput, filepath.Join(dir, from), expr, err)
+		}
+		gates = append(gates, g)
+	}
+	return gates, nil
+}
+
+// newGates are the gates of extra not already among judged (expressions).
+func newGates(judged []string, extra []reports.Gate) []reports.Gate {
+	var out []reports.Gate
+	for _, g := range extra {
+		if !slices.Contains(judged, g.Expr) {
+			out = append(out, g)
+			judged = append(judged, g.Expr)
+		}
+	}
+	return out
+}
+
+// checkGates refuses a gate of extra that the run cannot judge: a step it
+// has no figures of, a window longer than it.
+func checkGates(dir string, s *reports.Summary, extra []reports.Gate) error {
+	for _, g := range extra {
+		if err := s.CheckGate(g); err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrBadInput, dir, err)
+		}
+	}
+	return nil
 }
 
 // summaryMeta rebuilds the meta a run gave its summary from what its
@@ -156,7 +233,7 @@ func summaryMeta(old *reports.Summary, info *runInfo, sat *reports.SaturationRep
 	if old == nil {
 		return meta, start
 	}
-	meta.Scenario, meta.Source, meta.Interrupted = old.Scenario, old.Source, old.Interrupted
+	meta.Scenario, meta.Source, meta.Interrupted, meta.Aborted = old.Scenario, old.Source, old.Interrupted, old.Aborted
 	meta.Duration = time.Duration(old.DurationS * float64(time.Second))
 	if old.TimeScale > 0 {
 		meta.TimeScale = old.TimeScale
@@ -246,14 +323,19 @@ func readJSON(path string, v any) error {
 // side: a measured run and a simulated one, or runs to set against each
 // other. Shards of one run are refused: they are one run, and reporting
 // them means merging them first.
-func LoadRuns(paths []string, warn func(string)) ([]*Run, error) {
+//
+// gates are judged on every run besides its own (stampede report --gate),
+// on its results, over the whole run and windows, by the code the run
+// judges its gates with; a gate naming a step a run does not have, or a
+// window longer than it, is an error wrapping ErrBadInput.
+func LoadRuns(paths []string, gates []reports.Gate, warn func(string)) ([]*Run, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("%w: name at least one run folder", ErrBadInput)
 	}
 	runs := make([]*Run, 0, len(paths))
 	var shards []string
 	for _, p := range paths {
-		l, err := LoadRun(p, warn)
+		l, err := loadRun(p, gates, warn)
 		if err != nil {
 			return nil, err
 		}

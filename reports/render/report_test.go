@@ -282,7 +282,7 @@ func TestLoadRunBadInput(t *testing.T) {
 		os.WriteFile(filepath.Join(d, "run.json"), []byte(`{"shard":"`+k+`"}`), 0o644)
 		return d
 	}
-	_, err := LoadRuns([]string{shard("1/2"), shard("2/2")}, nil)
+	_, err := LoadRuns([]string{shard("1/2"), shard("2/2")}, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), "are shards of one run: merge them first") {
 		t.Errorf("two shards: %v, want the merge hint", err)
 	}
