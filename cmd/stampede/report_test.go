@@ -78,12 +78,17 @@ type junitSuites struct {
 // through second 6 (502 ms in a window's 1% histogram);
 // files are the extra files of the folder (summary.json, run.json).
 func gatedRun(t *testing.T, files map[string]string) string {
+	return gatedRunAt(t, 5*time.Millisecond, files)
+}
+
+// gatedRunAt is gatedRun with requests of lat outside second 6.
+func gatedRunAt(t *testing.T, lat time.Duration, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
 	start := time.Date(2020, 12, 8, 7, 0, 0, 0, time.UTC)
 	for i := range 100 {
-		lat := 5 * time.Millisecond
+		lat := lat
 		if i/10 == 6 {
 			lat = 500 * time.Millisecond
 		}
@@ -162,6 +167,60 @@ func TestReportJudgesGatesAgain(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, _, stderr := cli(t, "report", done, "--gate", c.gate)
+			if code != exitBadInput || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q; want 2 and one line with %q", code, stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestReportWithBaseline(t *testing.T) {
+	// Two runs of ci-smoke, the second 40% slower but in second 6, each
+	// with the summary `report --format json` writes.
+	folder := func(lat time.Duration) string {
+		dir := gatedRunAt(t, lat, map[string]string{"run.json": `{"scenario":"ci-smoke","started_at":"2020-12-08T07:00:00Z"}`})
+		code, stdout, stderr := cli(t, "report", dir, "--format", "json")
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		os.WriteFile(filepath.Join(dir, "summary.json"), []byte(stdout), 0o644)
+		return dir
+	}
+	base, next := folder(5*time.Millisecond), folder(7*time.Millisecond)
+	code, compared, stderr := cli(t, "compare", base, next, "--format", "md")
+	if code != exitOK {
+		t.Fatalf("compare: exit %d: %s", code, stderr)
+	}
+	table := compared[strings.Index(compared, "\n- **regression**"):]
+	for _, f := range []string{"md", "table", "html"} {
+		t.Run(f, func(t *testing.T) {
+			code, stdout, stderr := cli(t, "report", next, "--baseline", base, "--format", f)
+			if code != exitOK || !strings.Contains(stdout, "Against the baseline "+base) {
+				t.Fatalf("exit %d, stderr %s, stdout:\n%s", code, stderr, stdout)
+			}
+			if f == "md" && !strings.Contains(stdout, table) {
+				t.Errorf("the report's comparison is not compare's:\n%s\nwant within it:\n%s", stdout, table)
+			}
+		})
+	}
+	if !strings.Contains(table, "- **regression**: run p50 5.00ms → 7.00ms") {
+		t.Errorf("the slower run is not a regression on p50:\n%s", table)
+	}
+	other := filepath.Join(t.TempDir(), "summary.json")
+	b, _ := os.ReadFile(filepath.Join(base, "summary.json"))
+	os.WriteFile(other, []byte(strings.Replace(string(b), `"scenario": "ci-smoke"`, `"scenario": "launch-day"`, 1)), 0o644)
+	for _, c := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"another scenario", []string{"--baseline", other}, `runs of different scenarios, "launch-day" and "ci-smoke"`},
+		{"junit", []string{"--baseline", base, "--format", "junit"}, "--baseline is shown in table, md and html; for junit, use stampede compare BASE RUN"},
+		{"no such baseline", []string{"--baseline", filepath.Join(base, "nope")}, "no such run folder or summary.json"},
+		{"floor", []string{"--baseline", base, "--floor", "5"}, "--floor 5: want a share between 0 and 1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, stderr := cli(t, append([]string{"report", next}, c.args...)...)
 			if code != exitBadInput || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
 				t.Errorf("exit %d, stderr %q; want 2 and one line with %q", code, stderr, c.want)
 			}

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/stampede-load/stampede/reports"
 )
 
@@ -49,23 +47,26 @@ func compareHeadline(c *reports.Comparison) string {
 func WriteCompareTable(w io.Writer, c *reports.Comparison) error {
 	ew := &errWriter{w: w}
 	ew.printf("%s\n\n", compareHeadline(c))
-	l, r := tw.AlignLeft, tw.AlignRight
-	t := NewTable(ew, l, l, r, r, r, r, r, l, l)
-	t.Header("scope", "metric", "base", "new", "change", "typical second", "p (Holm)", "95% interval", "verdict")
-	for i := range c.Changes {
-		mc := &c.Changes[i]
-		if err := t.Append(scopeName(mc), mc.Metric, compareValue(mc, mc.Base), compareValue(mc, mc.New),
-			fmt.Sprintf("%+.1f%%", 100*mc.Change), fmt.Sprintf("%+.1f%%", 100*mc.Shift), fmt.Sprintf("%.2g", mc.PAdjusted), interval(mc), verdictText(mc)); err != nil {
-			return fmt.Errorf("compare table: %w", err)
-		}
-	}
-	if err := t.Render(); err != nil {
+	if err := writeGridTable(ew, compareGrid(c)); err != nil {
 		return fmt.Errorf("compare table: %w", err)
 	}
 	for _, n := range c.Notes {
 		ew.printf("note: %s\n", n)
 	}
 	return ew.err
+}
+
+// compareGrid is a comparison's rows, one per metric of the run and of
+// each step, for every format.
+func compareGrid(c *reports.Comparison) grid {
+	g := grid{Head: []string{"scope", "metric", "base", "new", "change", "typical second", "p (Holm)", "95% interval", "verdict"},
+		Right: []bool{false, false, true, true, true, true, true, false, false}}
+	for i := range c.Changes {
+		mc := &c.Changes[i]
+		g.Rows = append(g.Rows, []string{scopeName(mc), mc.Metric, compareValue(mc, mc.Base), compareValue(mc, mc.New),
+			fmt.Sprintf("%+.1f%%", 100*mc.Change), fmt.Sprintf("%+.1f%%", 100*mc.Shift), fmt.Sprintf("%.2g", mc.PAdjusted), interval(mc), verdictText(mc)})
+	}
+	return g
 }
 
 // verdictText is the verdict, with the seconds that would decide an

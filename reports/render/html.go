@@ -75,6 +75,10 @@ type htmlRun struct {
 	Errors     grid
 	Search     *grid
 	SearchNote string
+
+	Baseline         *grid // the comparison with the baseline, nil for none
+	BaselineName     string
+	BaselineHeadline string
 }
 
 type htmlPage struct {
@@ -112,6 +116,10 @@ func WriteHTML(w io.Writer, runs []*Run) error {
 			g := searchGrid(r.Saturation)
 			hr.Search = &g
 			hr.SearchNote = r.Saturation.Stopped
+		}
+		if c := r.Baseline; c != nil {
+			g := compareGrid(c)
+			hr.Baseline, hr.BaselineName, hr.BaselineHeadline = &g, r.BaselineName, compareHeadline(c)
 		}
 		page.Runs = append(page.Runs, hr)
 	}
@@ -191,6 +199,7 @@ td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space:
 <p class="meta">{{.Meta}}</p>
 {{if gt .Verdict.Gates 0}}<span class="badge">{{if .Verdict.Pass}}PASS · {{.Verdict.Gates}} gates{{else}}FAIL · {{.Verdict.Failed}} of {{.Verdict.Gates}} gates{{end}}</span>{{end}}
 {{range .Verdict.Paragraphs}}<p>{{.}}</p>
+{{end}}{{if .Baseline}}<p>Against the baseline {{.BaselineName}}: {{.BaselineHeadline}}.</p>
 {{end}}</section>
 {{end}}
 <h2>Key figures</h2>
@@ -205,6 +214,7 @@ td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space:
 {{range .Runs}}
 <h2>Tables{{if gt (len $.Runs) 1}} · {{.Name}}{{end}}</h2>
 {{if .Gates.Rows}}<h3>Gates</h3>{{template "grid" .Gates}}{{end}}
+{{if .Baseline}}<h3 id="baseline">Against the baseline {{.BaselineName}}</h3><div class="wide">{{template "grid" .Baseline}}</div>{{end}}
 {{if .Search}}<h3>Saturation search</h3><div class="wide">{{template "grid" .Search}}</div>{{if .SearchNote}}<p class="meta">stopped: {{.SearchNote}}</p>{{end}}{{end}}
 <h3>Steps</h3>
 <div class="wide">{{template "grid" .Steps}}</div>

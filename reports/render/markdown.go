@@ -11,7 +11,7 @@ const maxMarkdownErrors = 5
 
 // WriteMarkdown writes the report for a pull request or
 // $GITHUB_STEP_SUMMARY: per run the verdict, the failing gates with their
-// actual values; then the key figures side by side, the steps and the
+// actual values, the comparison with its baseline when it has one; then the key figures side by side, the steps and the
 // most frequent error modes.
 func WriteMarkdown(w io.Writer, runs []*Run) error {
 	ew := &errWriter{w: w}
@@ -38,6 +38,10 @@ func WriteMarkdown(w io.Writer, runs []*Run) error {
 		if v.Failed > 0 {
 			ew.printf("\nFailing gates:\n\n")
 			mdGrid(ew, gateGrid(r.Summary, true))
+		}
+		if c := r.Baseline; c != nil {
+			ew.printf("\n")
+			writeCompareMarkdown(ew, "### Against the baseline "+mdEscape(r.BaselineName)+"\n\n"+mdEscape(compareHeadline(c)), c)
 		}
 	}
 	ew.printf("\n### Key figures\n\n")

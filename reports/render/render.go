@@ -22,6 +22,28 @@ type Run struct {
 	Name       string                    // usually the run folder's base name
 	Summary    *reports.Summary          // required
 	Saturation *reports.SaturationReport // nil unless the run was a saturation search
+
+	// Baseline is the run compared with a base run of its scenario
+	// (report --baseline; see CompareWithBaseline), nil for none. The
+	// table, Markdown and HTML show it; BaselineName names the base.
+	Baseline     *reports.Comparison
+	BaselineName string
+}
+
+// CompareWithBaseline compares each run with base, a run of the same
+// scenario named name, as stampede compare does (reports.Compare), and
+// keeps the comparison in the run for the table, Markdown and HTML to
+// show. Runs of another scenario are an error wrapping
+// reports.ErrNotComparable.
+func CompareWithBaseline(runs []*Run, name string, base *reports.Summary, o reports.CompareOptions) error {
+	for _, r := range runs {
+		c, err := reports.Compare(base, r.Summary, o)
+		if err != nil {
+			return fmt.Errorf("--baseline %s and %s: %w", name, r.Name, err)
+		}
+		r.Baseline, r.BaselineName = c, name
+	}
+	return nil
 }
 
 // Format is an output format of Write.

@@ -20,22 +20,7 @@ const textWidth = 100
 func writeTextReport(w io.Writer, runs []*Run) error {
 	ew := &errWriter{w: w}
 	if len(runs) > 1 {
-		g := keyGrid(runs)
-		aligns := make([]tw.Align, len(g.Head))
-		for i := range aligns {
-			aligns[i] = tw.AlignLeft
-			if g.Right[i] {
-				aligns[i] = tw.AlignRight
-			}
-		}
-		t := NewTable(ew, aligns...)
-		t.Header(g.Head)
-		for _, r := range g.Rows {
-			if err := t.Append(r); err != nil {
-				return fmt.Errorf("key figures: %w", err)
-			}
-		}
-		if err := t.Render(); err != nil {
+		if err := writeGridTable(ew, keyGrid(runs)); err != nil {
 			return fmt.Errorf("key figures: %w", err)
 		}
 		ew.printf("\n")
@@ -64,8 +49,36 @@ func writeTextReport(w io.Writer, runs []*Run) error {
 		if err := WriteTable(w, r.Summary); err != nil {
 			return err
 		}
+		if c := r.Baseline; c != nil {
+			ew.printf("\nAgainst the baseline %s: %s\n\n", r.BaselineName, compareHeadline(c))
+			if err := writeGridTable(ew, compareGrid(c)); err != nil {
+				return fmt.Errorf("baseline: %w", err)
+			}
+			for _, n := range c.Notes {
+				ew.printf("note: %s\n", n)
+			}
+		}
 	}
 	return ew.err
+}
+
+// writeGridTable writes g as a terminal table.
+func writeGridTable(ew *errWriter, g grid) error {
+	aligns := make([]tw.Align, len(g.Head))
+	for i := range aligns {
+		aligns[i] = tw.AlignLeft
+		if i < len(g.Right) && g.Right[i] {
+			aligns[i] = tw.AlignRight
+		}
+	}
+	t := NewTable(ew, aligns...)
+	t.Header(g.Head)
+	for _, r := range g.Rows {
+		if err := t.Append(r); err != nil {
+			return err
+		}
+	}
+	return t.Render()
 }
 
 // wrap breaks text at spaces so no line passes width runes.
