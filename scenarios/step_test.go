@@ -49,7 +49,7 @@ func TestBuildRendersValidRequests(t *testing.T) {
 		}
 		id := u.Identity()
 		u.Vars["token"] = "tok-" + fmt.Sprint(i)
-		u.Vars["hpan"] = id.HPAN
+		u.Vars["hpan"] = synth.HPAN(id.PAN, "salt")
 
 		req, err := login.Build(u, base)
 		if err != nil {
@@ -105,7 +105,7 @@ func TestBuildRendersValidRequests(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if req.Method != "PUT" || req.URL != base+"/api/v1/cashback/cards/"+id.HPAN || req.Body != nil || req.Header.Get("Content-Type") != "" {
+		if req.Method != "PUT" || req.URL != base+"/api/v1/cashback/cards/"+synth.HPAN(id.PAN, "salt") || req.Body != nil || req.Header.Get("Content-Type") != "" {
 			t.Fatalf("activate request %+v", req)
 		}
 	}
@@ -176,6 +176,7 @@ func TestTemplateFunctions(t *testing.T) {
 	s := mustParse(t, minimal)
 	u, _ := s.NewUser(3)
 	u.Vars["quote"] = "a \"quoted\"\nline\\ <b>"
+	u.Vars["salt"] = "the stack's salt"
 	tests := []struct {
 		name  string
 		src   string
@@ -186,8 +187,9 @@ func TestTemplateFunctions(t *testing.T) {
 			return json.Unmarshal([]byte(out), &v) == nil && v.V == u.Vars["quote"]
 		}},
 		{"json of a number", `{{json .Index}}`, func(out string) bool { return out == "3" }},
-		{"hpan", `{{hpan .PAN}}`, func(out string) bool { return out == u.Identity().HPAN && out == synth.HPAN(u.Identity().PAN) }},
-		{"HPAN field", `{{.HPAN}}`, func(out string) bool { return out == synth.HPAN(u.Identity().PAN) }},
+		{"hpan", `{{hpan .PAN .Vars.salt}}`, func(out string) bool {
+			return out == synth.HPAN(u.Identity().PAN, "the stack's salt") && out != synth.HPAN(u.Identity().PAN, "")
+		}},
 		{"randInt is inclusive", `{{randInt 1 1}}`, func(out string) bool { return out == "1" }},
 		{"randInt in range", `{{randInt -5 5}}`, func(out string) bool {
 			var n int
@@ -340,7 +342,7 @@ func BenchmarkBuild(b *testing.B) {
 			s, st := launchDay(b, bb.journey, bb.step)
 			u, _ := s.NewUser(42)
 			u.Vars["token"] = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.sig"
-			u.Vars["hpan"] = u.Identity().HPAN
+			u.Vars["hpan"] = synth.HPAN(u.Identity().PAN, "salt")
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := st.Build(u, "http://127.0.0.1:8080"); err != nil {
@@ -361,14 +363,15 @@ func TestPlanMatchesTextTemplate(t *testing.T) {
 		{`{"pan":"{{.PAN}}","expiry":"{{.Expiry}}","cvv":"{{.CVV}}","holder":"{{json .Name}} {{json .Surname}}"}`, true},
 		{`/api/v1/cashback/cards/{{.Vars.hpan}}`, true},
 		{`Bearer {{ .Vars.token }}`, true},
-		{`{{.FiscalCode}}{{.HPAN}}{{.IBAN}}{{.ABI}}{{.Index}}{{json .Index}}`, true},
-		{`{{hpan .PAN}}-{{uuid}}-{{uuid}}`, true},
+		{`{{.FiscalCode}}{{.PAN}}{{.IBAN}}{{.ABI}}{{.Index}}{{json .Index}}`, true},
+		{`{{hpan .PAN .Vars.salt}}-{{uuid}}-{{uuid}}`, true},
+		{`{{hpan .PAN .Data.users.token}}`, true},
 		{`{{.Data.users.token}}`, true},
 		{"a {{- /* comment */ -}} b {{.Name -}}   c", true},
 		{`{{json .Vars.quote}}`, true},
 		{`{{.Vars.missing}}`, true},
 		{`{{.Data.users.missing}}`, true},
-		{`{{hpan .Index}}`, false},
+		{`{{hpan .Index .Vars.salt}}`, false},
 		{`{{.Name | printf "%q"}}`, false},
 		{`{{if .Vars.token}}yes{{else}}no{{end}}`, false},
 		{`{{randInt 1 100}}`, false},
@@ -393,6 +396,7 @@ func TestPlanMatchesTextTemplate(t *testing.T) {
 					u, _ := s.NewUser(i)
 					u.Vars["token"] = "tok"
 					u.Vars["hpan"] = "abc"
+					u.Vars["salt"] = "salt"
 					u.Vars["quote"] = "say \"hi\"\n"
 					outs[k], errs[k] = tmpl.Execute(u)
 					if b, err := tmpl.bytes(u); err == nil && errs[k] == nil && tmpl.perUser == false && string(b) != outs[k] {

@@ -20,16 +20,17 @@ import (
 //
 // What a template sees as dot:
 //
-//	.FiscalCode .Name .Surname .PAN .HPAN .Expiry .CVV .IBAN .ABI  the user's synthetic identity
-//	.Index                                                          the user index
-//	.Vars.NAME                                                      a variable extracted by an earlier step
-//	.Data.FEEDER.COLUMN                                             the user's row of a data feeder
+//	.FiscalCode .Name .Surname .PAN .Expiry .CVV .IBAN .ABI  the user's synthetic identity
+//	.Index                                                    the user index
+//	.Vars.NAME                                                a variable extracted by an earlier step
+//	.Data.FEEDER.COLUMN                                       the user's row of a data feeder
 //
 // and the functions, besides text/template's own:
 //
 //	uuid             a random version-4 UUID, drawn from the user's generator
 //	randInt LO HI    a random integer in [LO, HI], drawn from the user's generator
-//	hpan PAN         the SHA-256 hash of a card number, in hex
+//	hpan PAN SALT    the hpan of a card number: SHA-256 of PAN and SALT, in hex (synth.HPAN);
+//	                 the salt is the stack's, from GET /api/v1/hpan-salt
 //	json S           S escaped for use inside a JSON string literal (no quotes added)
 //
 // Loops and nested templates (range, template, define, block) are not
@@ -215,6 +216,16 @@ func jsonEscape(v any) string {
 // inspect records the fields the template reads from dot and whether it
 // calls per-user functions, and rejects the constructs a request part has no
 // use for.
+// hpanArgs is the length of a command calling hpan at place i of a
+// pipeline: the function and its two arguments, one of them from the pipe
+// after the first command.
+func hpanArgs(i int) int {
+	if i == 0 {
+		return 3
+	}
+	return 2
+}
+
 func (t *Template) inspect() error {
 	if len(t.tmpl.Templates()) > 1 {
 		return errors.New("define and block are not allowed")
@@ -241,7 +252,13 @@ func (t *Template) inspect() error {
 			if n == nil {
 				return nil
 			}
-			for _, c := range n.Cmds {
+			for i, c := range n.Cmds {
+				// hpan needs the salt: catch the old one-argument form at
+				// load rather than at the first request. A piped command
+				// gets its last argument from the pipe.
+				if id, ok := c.Args[0].(*parse.IdentifierNode); ok && id.Ident == "hpan" && len(c.Args) != hpanArgs(i) {
+					return errors.New("hpan takes a card number and the stack's salt, as in {{hpan .PAN .Vars.salt}} (salt extracted from GET /api/v1/hpan-salt)")
+				}
 				if err := walk(c, root); err != nil {
 					return err
 				}
@@ -307,9 +324,6 @@ func (d *dot) Surname() string { return d.u.Identity().Surname }
 // PAN is the user's card number.
 func (d *dot) PAN() string { return d.u.Identity().PAN }
 
-// HPAN is the hash of the user's card number.
-func (d *dot) HPAN() string { return d.u.Identity().HPAN }
-
 // Expiry is the user's card expiry, MM/YY.
 func (d *dot) Expiry() string { return d.u.Identity().Expiry }
 
@@ -334,6 +348,6 @@ func (d *dot) Data() map[string]map[string]string { return d.u.Data }
 // dotFields are the names a template may read from dot; identityFields are
 // plain strings with no fields of their own.
 var (
-	dotFields      = []string{"FiscalCode", "Name", "Surname", "PAN", "HPAN", "Expiry", "CVV", "IBAN", "ABI", "Index", "Vars", "Data"}
-	identityFields = dotFields[:10]
+	dotFields      = []string{"FiscalCode", "Name", "Surname", "PAN", "Expiry", "CVV", "IBAN", "ABI", "Index", "Vars", "Data"}
+	identityFields = dotFields[:9]
 )

@@ -45,7 +45,7 @@ func compilePlan(tree *parse.Tree) plan {
 	return p
 }
 
-// compileAction compiles {{.F}}, {{uuid}}, {{json .F}} and {{hpan .F}}.
+// compileAction compiles {{.F}}, {{uuid}}, {{json .F}} and {{hpan .F .G}}.
 func compileAction(pipe *parse.PipeNode) func(*User) (string, error) {
 	if pipe == nil || len(pipe.Decl) > 0 || len(pipe.Cmds) != 1 {
 		return nil
@@ -69,11 +69,20 @@ func compileAction(pipe *parse.PipeNode) func(*User) (string, error) {
 				s, err := field(u)
 				return jsonEscape(s), err
 			}
-		case id.Ident == "hpan" && !isIndex(args[1]):
-			return func(u *User) (string, error) {
-				s, err := field(u)
-				return synth.HPAN(s), err
+		}
+	case len(args) == 3:
+		id, ok := args[0].(*parse.IdentifierNode)
+		pan, salt := compileField(args[1]), compileField(args[2])
+		if !ok || id.Ident != "hpan" || pan == nil || salt == nil || isIndex(args[1]) || isIndex(args[2]) {
+			return nil
+		}
+		return func(u *User) (string, error) {
+			p, err := pan(u)
+			if err != nil {
+				return "", err
 			}
+			s, err := salt(u)
+			return synth.HPAN(p, s), err
 		}
 	}
 	return nil
@@ -134,8 +143,6 @@ func identityField(name string) func(*synth.Identity) string {
 		return func(id *synth.Identity) string { return id.Surname }
 	case "PAN":
 		return func(id *synth.Identity) string { return id.PAN }
-	case "HPAN":
-		return func(id *synth.Identity) string { return id.HPAN }
 	case "Expiry":
 		return func(id *synth.Identity) string { return id.Expiry }
 	case "CVV":

@@ -52,6 +52,8 @@ func (d *decoder) checkRef(ref []string, sc *scope) string {
 		if f := d.s.Data[i]; len(ref) > 2 && !slices.Contains(f.Columns, ref[2]) {
 			return fmt.Sprintf("%s: feeder %q has no column %q (columns: %s)", field, f.Name, ref[2], strings.Join(f.Columns, ", "))
 		}
+	case head == "HPAN":
+		return fmt.Sprintf("%s: an hpan needs the stack's salt: extract hpan from the add-card answer, or salt from GET /api/v1/hpan-salt and write {{hpan .PAN .Vars.salt}}", field)
 	default:
 		return fmt.Sprintf("%s: unknown field .%s; want one of .%s", field, head, strings.Join(dotFields, " ."))
 	}

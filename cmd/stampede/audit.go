@@ -110,6 +110,6 @@ func identities(info replay.RunInfo) (stack.Identity, error) {
 			return "", "", err
 		}
 		id := u.Identity()
-		return id.FiscalCode, id.HPAN, nil
+		return id.FiscalCode, id.PAN, nil
 	}, nil
 }

@@ -1,15 +1,21 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stampede-load/stampede/mocks/bank"
+	"github.com/stampede-load/stampede/replay"
 	"github.com/stampede-load/stampede/reports"
+	"github.com/stampede-load/stampede/reports/resultsfile"
+	"github.com/stampede-load/stampede/scenarios"
 )
 
 // The stock CI scenario against the embedded stack, capped at a few
@@ -109,4 +115,59 @@ func firstLineDiff(got, want string) string {
 		}
 	}
 	return "one is a prefix of the other"
+}
+
+// The launch-day scenario against the embedded stack, compressed to a few
+// seconds: citizens add their card, list the wallet and activate the card
+// by the hpan the add-card answer gave them, and that hpan is keyed (not
+// the SHA-256 of the PAN alone), yet the audit still pairs every
+// acknowledged card with the stored one.
+func TestEmbeddedLaunchDayAddressesCardsByKeyedHPAN(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "run")
+	code, stdout, stderr := cli(t, "run", "launch-day", "--time-scale", "600", "--rate-scale", "0.01", "--duration", "4s",
+		"--out", out, "--quiet", "--format", "json")
+	if code != exitOK && code != exitGateFailed { // the p99 gate depends on the machine's load
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s reports.Summary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout)
+	}
+	for _, step := range []string{"add-card", "list-wallet", "activate"} {
+		i := slices.IndexFunc(s.Steps, func(st reports.StepSummary) bool { return st.Journey == "enroll-and-add-card" && st.Name == step })
+		if i < 0 || s.Steps[i].OK == 0 || s.Steps[i].OK != s.Steps[i].Requests {
+			t.Fatalf("step %s of enroll-and-add-card: %+v; want every request answered as expected", step, s.Steps)
+		}
+	}
+	if !strings.Contains(stderr, "audit: PASS") {
+		t.Fatalf("no passing audit after the embedded run:\n%s", stderr)
+	}
+	info, err := replay.ReadRunInfo(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarios.LoadStock("launch-day")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.Seed = info.Seed
+	activations := 0
+	_, err = resultsfile.ReadFile(filepath.Join(out, replay.ResultsFile), reports.SinkFunc(func(r *reports.Result) {
+		i := strings.Index(r.URL, "/api/v1/cashback/cards/")
+		if i < 0 || !r.OK {
+			return
+		}
+		u, err := sc.NewUser(r.User)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unkeyed := sha256.Sum256([]byte(u.Identity().PAN))
+		if hpan := r.URL[i+len("/api/v1/cashback/cards/"):]; len(hpan) != 64 || hpan == hex.EncodeToString(unkeyed[:]) {
+			t.Fatalf("user %d activated hpan %q: not a keyed hash of its PAN", r.User, hpan)
+		}
+		activations++
+	}))
+	if err != nil || activations == 0 {
+		t.Fatalf("read results: %v; %d activations", err, activations)
+	}
 }

@@ -261,11 +261,12 @@ func (s *Server) verifyCard(w http.ResponseWriter, r *http.Request) {
 		refuseRequest(w, p.st, err)
 		return
 	}
-	s.handle(w, r, p.st, func(context.Context) answer { return verifyAnswer(req, time.Now()) })
+	s.handle(w, r, p.st, func(context.Context) answer { return verifyAnswer(req, hpanSalt(s.seed), time.Now()) })
 }
 
-// verifyAnswer is a processor's verdict on a card at time now.
-func verifyAnswer(req verifyRequest, now time.Time) answer {
+// verifyAnswer is a processor's verdict on a card at time now; salt hashes
+// the card number.
+func verifyAnswer(req verifyRequest, salt string, now time.Time) answer {
 	if !synth.ValidPAN(req.PAN) {
 		return errorAnswer(http.StatusUnprocessableEntity, "CARD_DECLINED", "the card number's check digit is wrong", OutcomeDeclined)
 	}
@@ -277,7 +278,7 @@ func verifyAnswer(req verifyRequest, now time.Time) answer {
 		Circuit string `json:"circuit"`
 		Last4   string `json:"last4"`
 		Expiry  string `json:"expiry"`
-	}{synth.HPAN(req.PAN), circuitOf(req.PAN), req.PAN[len(req.PAN)-4:], req.Expiry}, OutcomeOK)
+	}{synth.HPAN(req.PAN, salt), circuitOf(req.PAN), req.PAN[len(req.PAN)-4:], req.Expiry}, OutcomeOK)
 }
 
 // cardList is the JSON of a search's cards.

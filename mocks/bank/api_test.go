@@ -85,7 +85,8 @@ func errorCode(t testing.TB, body []byte) string {
 }
 
 func TestVerifyCard(t *testing.T) {
-	s := startServer(t, fastConfig())
+	cfg := fastConfig()
+	s := startServer(t, cfg)
 	id := synth.NewIdentity(42, 1, time.Now())
 	card := func(mod func(*verifyRequest)) string {
 		req := verifyRequest{PAN: id.PAN, Expiry: id.Expiry, CVV: id.CVV, Holder: id.Name + " " + id.Surname}
@@ -139,7 +140,10 @@ func TestVerifyCard(t *testing.T) {
 			}
 			var sent verifyRequest
 			_ = json.Unmarshal([]byte(tt.body), &sent)
-			if got.HPAN != synth.HPAN(sent.PAN) || got.Circuit != tt.code || got.Last4 != sent.PAN[12:] || got.Expiry != sent.Expiry {
+			if got.HPAN == synth.HPAN(sent.PAN, "") || hpanSalt(cfg.Seed) == hpanSalt(cfg.Seed+1) {
+				t.Fatalf("hpan %s is the unsalted hash of the PAN, or the salt ignores the seed", got.HPAN)
+			}
+			if got.HPAN != synth.HPAN(sent.PAN, hpanSalt(cfg.Seed)) || got.Circuit != tt.code || got.Last4 != sent.PAN[12:] || got.Expiry != sent.Expiry {
 				t.Fatalf("answer %+v for %+v", got, sent)
 			}
 			if st := resp.Header.Get("X-Station"); st != strings.Split(tt.path, "/")[2] {

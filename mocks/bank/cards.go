@@ -13,7 +13,8 @@ import (
 )
 
 // Card is a payment card as a processor's search returns it. The PAN never
-// leaves the processor: HPAN is its SHA-256 (synth.HPAN).
+// leaves the processor: HPAN is its salted SHA-256 (synth.HPAN with
+// hpanSalt).
 type Card struct {
 	HPAN    string `json:"hpan"`
 	Last4   string `json:"last4"`
@@ -58,7 +59,7 @@ func BancomatCards(seed int64, processor, abi, fiscalCode string) []Card {
 	cards := make([]Card, n)
 	for i := range cards {
 		pan := synth.PAN(r, "6")
-		cards[i] = Card{HPAN: synth.HPAN(pan), Last4: pan[len(pan)-4:], Expiry: synth.Expiry(r, cardEpoch), ABI: abi, Product: "PAGOBANCOMAT"}
+		cards[i] = Card{HPAN: synth.HPAN(pan, hpanSalt(seed)), Last4: pan[len(pan)-4:], Expiry: synth.Expiry(r, cardEpoch), ABI: abi, Product: "PAGOBANCOMAT"}
 	}
 	return cards
 }
@@ -76,10 +77,24 @@ func CobadgeCards(seed int64, processor, abi, fiscalCode string) []Card {
 	cards := make([]Card, n)
 	for i := range cards {
 		pan := synth.PAN(r, [...]string{"4", "5", "67"}[r.IntN(3)])
-		cards[i] = Card{HPAN: synth.HPAN(pan), Last4: pan[len(pan)-4:], Expiry: synth.Expiry(r, cardEpoch),
+		cards[i] = Card{HPAN: synth.HPAN(pan, hpanSalt(seed)), Last4: pan[len(pan)-4:], Expiry: synth.Expiry(r, cardEpoch),
 			ABI: abi, Product: "COBADGE", Circuit: circuitOf(pan)}
 	}
 	return cards
+}
+
+// hpanSalt is the salt the mock's processors hash card numbers with,
+// derived from the seed as everything else the mock answers is, so that a
+// test can recompute an hpan. It is not the reference stack's salt: the
+// hpans of searched cards are shown to the citizen, never matched against
+// the hpans the stack computes for the cards added to a wallet.
+func hpanSalt(seed int64) string {
+	h := sha256.New()
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(seed))
+	h.Write([]byte("hpan salt\x00"))
+	h.Write(b[:])
+	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // circuitOf names a card's circuit from its PAN: VISA for 4, MASTERCARD for

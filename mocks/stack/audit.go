@@ -9,8 +9,10 @@ import (
 // AuditReport is the body of GET /admin/audit: everything the stack stored,
 // for reconciling with what clients were told. Rows come from one
 // consistent snapshot, citizens by fiscal code, cards and activations in
-// the order they were stored.
+// the order they were stored. HPANSalt is the salt the stack hashes card
+// numbers with, so the audit can compute the hpan of each user's card.
 type AuditReport struct {
+	HPANSalt    string       `json:"hpanSalt"`
 	Citizens    []Citizen    `json:"citizens"`
 	Cards       []Card       `json:"cards"`
 	Activations []Activation `json:"activations"`
@@ -27,7 +29,8 @@ func (s *Server) audit(w http.ResponseWriter, r *http.Request) {
 	// open starts a section; element writes one array element.
 	open := func(name string) {
 		if section == "" {
-			bw.WriteString(`{"` + name + `":[`)
+			salt, _ := json.Marshal(s.hpanSalt)
+			bw.WriteString(`{"hpanSalt":` + string(salt) + `,"` + name + `":[`)
 		} else {
 			bw.WriteString(`],"` + name + `":[`)
 		}

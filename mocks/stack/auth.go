@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -42,6 +43,15 @@ func (s signer) mac(purpose, payload string) []byte {
 	m.Write([]byte{0})
 	m.Write([]byte(payload))
 	return m.Sum(nil)
+}
+
+// hpanSalt is the salt the stack hashes card numbers with (synth.HPAN):
+// derived from the key, so it is as secret as the key, survives a restart
+// on the same database with it, and differs between stacks with different
+// keys. It is the MAC of a fixed purpose, so publishing it reveals nothing
+// of the key.
+func (s signer) hpanSalt() string {
+	return hex.EncodeToString(s.mac("hpan-salt", "")[:16])
 }
 
 // seal returns payload.MAC.

@@ -141,7 +141,7 @@ func journey(e *testEnv, id synth.Identity) (failed int) {
 	call(http.StatusOK, request{method: "GET", path: "/api/v1/cobadge/searches/" + sid, token: tok}) // COMPLETED
 	call(http.StatusCreated, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})
 	call(http.StatusOK, request{method: "GET", path: "/api/v1/wallet", token: tok})
-	call(http.StatusOK, request{method: "PUT", path: "/api/v1/cashback/cards/" + id.HPAN, token: tok})
+	call(http.StatusOK, request{method: "PUT", path: "/api/v1/cashback/cards/" + e.hpan(id), token: tok})
 	return failed
 }
 

@@ -173,7 +173,7 @@ func (fb *fakeBank) verify(w http.ResponseWriter, _ *http.Request, b map[string]
 	if circuit == "" {
 		circuit = "MAESTRO"
 	}
-	writeBankJSON(w, http.StatusOK, map[string]string{"hpan": synth.HPAN(pan), "circuit": circuit,
+	writeBankJSON(w, http.StatusOK, map[string]string{"hpan": synth.HPAN(pan, "fake processor salt"), "circuit": circuit,
 		"last4": pan[len(pan)-4:], "expiry": b["expiry"]})
 }
 

@@ -1,9 +1,12 @@
 package stack
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -58,8 +61,8 @@ func TestJourney(t *testing.T) {
 				}
 
 				hpan := e.addCard(id, tok)
-				if hpan != id.HPAN {
-					t.Fatalf("added card hpan %s, want %s", hpan, id.HPAN)
+				if hpan != e.hpan(id) {
+					t.Fatalf("added card hpan %s, want %s", hpan, e.hpan(id))
 				}
 				m = e.must(http.StatusOK, request{method: "GET", path: "/api/v1/wallet", token: tok})
 				w := m["cards"].([]any)
@@ -80,6 +83,49 @@ func TestJourney(t *testing.T) {
 				e.must(http.StatusOK, request{method: "GET", path: "/healthz"})
 			})
 		})
+	}
+}
+
+// An hpan is keyed: the SHA-256 of the card number and a salt derived from
+// the stack's secret. Without the salt, an hpan and the last four digits
+// no longer give the PAN back by hashing candidate numbers; a client that
+// must compute an hpan asks the stack for the salt.
+func TestHPANIsKeyed(t *testing.T) {
+	dir := t.TempDir()
+	secrets := [][]byte{[]byte("first stack's secret"), []byte("second stack's secret")}
+	var hpans []string
+	for i, secret := range secrets {
+		e := newEnv(t, Config{Secret: secret, DB: filepath.Join(dir, fmt.Sprintf("stack%d.db", i))})
+		id, tok := e.enrolled(1)
+		hpan := e.addCard(id, tok)
+		unkeyed := sha256.Sum256([]byte(id.PAN))
+		if hpan == hex.EncodeToString(unkeyed[:]) {
+			t.Fatalf("stack %d: hpan %s is the SHA-256 of the PAN alone", i, hpan)
+		}
+		if r := e.do(request{method: "GET", path: "/api/v1/hpan-salt"}); r.status != http.StatusUnauthorized {
+			t.Fatalf("salt without a token: %s, want 401", r)
+		}
+		salt, _ := e.must(http.StatusOK, request{method: "GET", path: "/api/v1/hpan-salt", token: tok})["salt"].(string)
+		if len(salt) != 32 || hpan != synth.HPAN(id.PAN, salt) {
+			t.Fatalf("stack %d: hpan %s is not the hash of the PAN with the published salt %q", i, hpan, salt)
+		}
+		wallet := e.must(http.StatusOK, request{method: "GET", path: "/api/v1/wallet", token: tok})["cards"].([]any)
+		if len(wallet) != 1 || wallet[0].(map[string]any)["hpan"] != hpan {
+			t.Fatalf("stack %d: wallet %v does not list hpan %s", i, wallet, hpan)
+		}
+		e.must(http.StatusOK, request{method: "PUT", path: "/api/v1/cashback/cards/" + hpan, token: tok})
+		hpans = append(hpans, hpan)
+	}
+	if hpans[0] == hpans[1] {
+		t.Fatalf("two stacks with different secrets give the same hpan %s", hpans[0])
+	}
+	// The same secret gives the same salt, so hpans survive a restart on
+	// another database (and, with the key kept in the database, on the
+	// same one: TestKill9KeepsAcknowledgedWrites).
+	e := newEnv(t, Config{Secret: secrets[0]})
+	id, tok := e.enrolled(1)
+	if again := e.addCard(id, tok); again != hpans[0] {
+		t.Fatalf("the same secret gives hpan %s, then %s", hpans[0], again)
 	}
 }
 
@@ -107,8 +153,8 @@ func TestActivationRules(t *testing.T) {
 		code     string
 		contains string
 	}{
-		{"terms not accepted", strangerTok, stranger.HPAN, http.StatusForbidden, "TERMS_NOT_ACCEPTED", "termini"},
-		{"card not in wallet", ownerTok, identity(4).HPAN, http.StatusNotFound, "CARD_NOT_IN_WALLET", ""},
+		{"terms not accepted", strangerTok, e.hpan(stranger), http.StatusForbidden, "TERMS_NOT_ACCEPTED", "termini"},
+		{"card not in wallet", ownerTok, e.hpan(identity(4)), http.StatusNotFound, "CARD_NOT_IN_WALLET", ""},
 		{"active for another citizen", otherTok, hpan, http.StatusConflict, "CARD_ENROLLED_ELSEWHERE", ""},
 		{"repeat by the owner", ownerTok, hpan, http.StatusOK, "", ""},
 	}
@@ -233,7 +279,7 @@ func TestBadInput(t *testing.T) {
 		{"co-badge ABI with letters", request{method: "POST", path: "/api/v1/cobadge/searches", body: map[string]string{"abi": "abcde"}}, 400, "INVALID_ABI"},
 		{"forged co-badge search id", request{method: "GET", path: "/api/v1/cobadge/searches/" + forged}, 404, "SEARCH_NOT_FOUND"},
 		{"malformed hpan", request{method: "PUT", path: "/api/v1/cashback/cards/XYZ"}, 400, "INVALID_HPAN"},
-		{"upper-case hpan", request{method: "PUT", path: "/api/v1/cashback/cards/" + strings.ToUpper(id.HPAN)}, 400, "INVALID_HPAN"},
+		{"upper-case hpan", request{method: "PUT", path: "/api/v1/cashback/cards/" + strings.ToUpper(e.hpan(id))}, 400, "INVALID_HPAN"},
 		{"IBAN of a citizen not enrolled", request{method: "PATCH", path: "/api/v1/citizen", token: newcomer, body: map[string]string{"iban": id.IBAN, "holder": "X"}}, 404, "CITIZEN_NOT_FOUND"},
 		{"method not allowed", request{method: "DELETE", path: "/api/v1/wallet"}, 405, "METHOD_NOT_ALLOWED"},
 		{"unknown path", request{method: "GET", path: "/api/v1/nothing"}, 404, "NOT_FOUND"},

@@ -108,7 +108,7 @@ func (s *Server) addCard(w http.ResponseWriter, r *http.Request, fc string) {
 		writeError(w, e)
 		return
 	}
-	hpan := synth.HPAN(req.PAN)
+	hpan := synth.HPAN(req.PAN, s.hpanSalt)
 	if hasKey {
 		ctx, cancel := s.dbContext(r)
 		stored, err := s.store.CardByIdempotencyKey(ctx, fc, key)
@@ -153,6 +153,18 @@ func (s *Server) addCard(w http.ResponseWriter, r *http.Request, fc string) {
 		return
 	}
 	writeJSON(w, http.StatusCreated, cardJSON(stored))
+}
+
+// saltResponse is the body of GET /api/v1/hpan-salt.
+type saltResponse struct {
+	Salt string `json:"salt"`
+}
+
+// publishSalt gives a signed-in client the salt hpans are computed with, as
+// the operator publishes its salt to those who must address cards: with
+// it, a client computes the hpan of a card it knows (synth.HPAN).
+func (s *Server) publishSalt(w http.ResponseWriter, _ *http.Request, _ string) {
+	writeJSON(w, http.StatusOK, saltResponse{Salt: s.hpanSalt})
 }
 
 // replayCard answers a repeated Idempotency-Key: the stored card again, or

@@ -194,6 +194,15 @@ func cardBody(id synth.Identity) map[string]string {
 	return map[string]string{"pan": id.PAN, "expiry": id.Expiry, "cvv": id.CVV, "holder": id.Name + " " + id.Surname}
 }
 
+// hpan is the hpan the stack under test gives id's card.
+func (e *testEnv) hpan(id synth.Identity) string { return synth.HPAN(id.PAN, e.srv.hpanSalt) }
+
+// testSalt salts the hpans of tests that talk to a store, not a stack.
+const testSalt = "test salt"
+
+// testHPAN is an hpan for id's card in the store tests.
+func testHPAN(id synth.Identity) string { return synth.HPAN(id.PAN, testSalt) }
+
 func (e *testEnv) addCard(id synth.Identity, tok string) string {
 	e.t.Helper()
 	m := e.must(http.StatusCreated, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id)})

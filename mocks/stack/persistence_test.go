@@ -178,7 +178,7 @@ func TestDatabaseDown(t *testing.T) {
 			{"card add", request{method: "POST", path: "/api/v1/wallet/cards", body: cardBody(id)}, "CARD_SAVE_FAILED", MessageCardSaveFailed},
 			{"card add with a key", request{method: "POST", path: "/api/v1/wallet/cards", body: cardBody(id), header: map[string]string{"Idempotency-Key": "k"}}, "CARD_SAVE_FAILED", MessageCardSaveFailed},
 			{"enroll", request{method: "PUT", path: "/api/v1/citizen", body: map[string]bool{"acceptTerms": true}}, "TEMPORARY_ERROR", messageTemporary},
-			{"activate", request{method: "PUT", path: "/api/v1/cashback/cards/" + id.HPAN}, "TEMPORARY_ERROR", messageTemporary},
+			{"activate", request{method: "PUT", path: "/api/v1/cashback/cards/" + e.hpan(id)}, "TEMPORARY_ERROR", messageTemporary},
 			{"audit", request{method: "GET", path: "/admin/audit"}, "AUDIT_FAILED", messageTemporary},
 		}
 		for _, tt := range tests {
@@ -223,12 +223,12 @@ func TestRestart(t *testing.T) {
 func TestAuditEndpoint(t *testing.T) {
 	e := newEnv(t, Config{})
 	empty := e.must(http.StatusOK, request{method: "GET", path: "/admin/audit"})
-	if b, _ := json.Marshal(empty); string(b) != `{"activations":[],"cards":[],"citizens":[]}` {
+	if b, _ := json.Marshal(empty); string(b) != `{"activations":[],"cards":[],"citizens":[],"hpanSalt":"`+e.srv.hpanSalt+`"}` {
 		t.Fatalf("empty audit = %s", b)
 	}
 	id, tok := e.enrolled(1)
 	e.must(http.StatusCreated, request{method: "POST", path: "/api/v1/wallet/cards", token: tok, body: cardBody(id), header: map[string]string{"Idempotency-Key": "k-1"}})
-	e.must(http.StatusOK, request{method: "PUT", path: "/api/v1/cashback/cards/" + id.HPAN, token: tok})
+	e.must(http.StatusOK, request{method: "PUT", path: "/api/v1/cashback/cards/" + e.hpan(id), token: tok})
 	other := identity(2)
 	e.addCard(other, e.login(other.FiscalCode)) // a card without enrolling
 
@@ -237,13 +237,16 @@ func TestAuditEndpoint(t *testing.T) {
 	if err := json.Unmarshal(r.body, &rep); err != nil {
 		t.Fatalf("audit is not an AuditReport: %v: %s", err, r.body)
 	}
+	if rep.HPANSalt != e.srv.hpanSalt || len(rep.HPANSalt) != 32 {
+		t.Fatalf("audit hpanSalt %q, the stack hashes with %q", rep.HPANSalt, e.srv.hpanSalt)
+	}
 	if len(rep.Citizens) != 1 || rep.Citizens[0].FiscalCode != id.FiscalCode || !rep.Citizens[0].TermsAcceptedAt.Equal(launchDay) {
 		t.Fatalf("citizens = %+v", rep.Citizens)
 	}
-	if len(rep.Cards) != 2 || rep.Cards[0].HPAN != id.HPAN || rep.Cards[0].IdempotencyKey != "k-1" || rep.Cards[1].FiscalCode != other.FiscalCode {
+	if len(rep.Cards) != 2 || rep.Cards[0].HPAN != e.hpan(id) || rep.Cards[0].IdempotencyKey != "k-1" || rep.Cards[1].FiscalCode != other.FiscalCode {
 		t.Fatalf("cards = %+v", rep.Cards)
 	}
-	if len(rep.Activations) != 1 || rep.Activations[0].HPAN != id.HPAN || rep.Activations[0].FiscalCode != id.FiscalCode {
+	if len(rep.Activations) != 1 || rep.Activations[0].HPAN != e.hpan(id) || rep.Activations[0].FiscalCode != id.FiscalCode {
 		t.Fatalf("activations = %+v", rep.Activations)
 	}
 

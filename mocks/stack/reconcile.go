@@ -17,6 +17,7 @@ import (
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/render"
 	"github.com/stampede-load/stampede/reports/resultsfile"
+	"github.com/stampede-load/stampede/scenarios/synth"
 )
 
 // Paths of the writes the audit reconciles (API.md).
@@ -25,9 +26,10 @@ const (
 	activatePath = "/api/v1/cashback/cards/"
 )
 
-// Identity gives the fiscal code of a replay's user and the hpan of the card
-// that user adds, from the user index recorded in each result.
-type Identity func(user uint64) (fiscalCode, hpan string, err error)
+// Identity gives the fiscal code of a replay's user and the number of the
+// card that user adds, from the user index recorded in each result. The
+// reconciliation hashes the number with the stack's salt, from its audit.
+type Identity func(user uint64) (fiscalCode, pan string, err error)
 
 // Reconciliation compares what clients were acknowledged with what the
 // stack stored, per kind of write (cards added, activations).
@@ -76,6 +78,21 @@ func newClientView() clientView {
 	return clientView{acked: map[string]bool{}, attempted: map[string]bool{}}
 }
 
+// hashed turns the keys of a view of cards, "fiscalCode/PAN", into the
+// stack's, "fiscalCode/hpan", hashing each number with salt.
+func (v clientView) hashed(salt string) clientView {
+	out := newClientView()
+	rekey := func(from, to map[string]bool) {
+		for k, b := range from {
+			i := strings.LastIndexByte(k, '/')
+			to[k[:i+1]+synth.HPAN(k[i+1:], salt)] = b
+		}
+	}
+	rekey(v.acked, out.acked)
+	rekey(v.attempted, out.attempted)
+	return out
+}
+
 // ReconcileRun reads a replay's results file, fetches the stack's audit
 // from base (the stack's URL) and reconciles them. complete says whether
 // the run ended and wrote its summary; a run killed before, or a results
@@ -90,6 +107,7 @@ func ReconcileRun(ctx context.Context, base, resultsPath string, complete bool, 
 	if err != nil {
 		return nil, err
 	}
+	cards = cards.hashed(report.HPANSalt)
 	var incomplete []string
 	if !complete {
 		incomplete = append(incomplete, "the run has no summary (killed before it ended)")
@@ -105,7 +123,9 @@ func ReconcileRun(ctx context.Context, base, resultsPath string, complete bool, 
 	return rec, nil
 }
 
-// readClientView collects the acknowledged and failed writes of a results file.
+// readClientView collects the acknowledged and failed writes of a results
+// file. Cards are keyed by fiscal code and card number until hashed with
+// the stack's salt (clientView.hashed).
 func readClientView(path string, id Identity) (cards, acts clientView, info resultsfile.Info, err error) {
 	cards, acts = newClientView(), newClientView()
 	var idErr error // the first user whose identity failed; the rest is skipped
@@ -133,11 +153,11 @@ func viewResult(r *reports.Result, id Identity, cards, acts *clientView) error {
 	var key string
 	switch {
 	case r.Method == http.MethodPost && strings.HasSuffix(u.Path, addCardPath):
-		fc, hpan, ierr := id(r.User)
+		fc, pan, ierr := id(r.User)
 		if ierr != nil {
 			return fmt.Errorf("user %d: %w", r.User, ierr)
 		}
-		view, key = cards, fc+"/"+hpan
+		view, key = cards, fc+"/"+pan
 	case r.Method == http.MethodPut && strings.Contains(u.Path, activatePath):
 		fc, _, ierr := id(r.User)
 		if ierr != nil {
@@ -195,6 +215,7 @@ func FetchAudit(ctx context.Context, base string) (*AuditReport, error) {
 		return nil, fmt.Errorf("audit: %w: %s answered %q, not JSON", ErrNotAudit, req.URL, reports.Printable(clipText(ct, 60)))
 	}
 	var doc struct {
+		HPANSalt    string           `json:"hpanSalt"`
 		Citizens    *json.RawMessage `json:"citizens"`
 		Cards       *[]Card          `json:"cards"`
 		Activations *[]Activation    `json:"activations"`
@@ -208,7 +229,10 @@ func FetchAudit(ctx context.Context, base string) (*AuditReport, error) {
 	if doc.Cards == nil || doc.Activations == nil {
 		return nil, fmt.Errorf("audit: %w: %s has no cards and activations", ErrNotAudit, req.URL)
 	}
-	return &AuditReport{Cards: *doc.Cards, Activations: *doc.Activations}, nil
+	if doc.HPANSalt == "" {
+		return nil, fmt.Errorf("audit: %w: %s gives no hpanSalt to hash card numbers with", ErrNotAudit, req.URL)
+	}
+	return &AuditReport{HPANSalt: doc.HPANSalt, Cards: *doc.Cards, Activations: *doc.Activations}, nil
 }
 
 // clipText cuts s to at most n bytes for a message.

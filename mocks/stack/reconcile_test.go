@@ -16,12 +16,20 @@ import (
 
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/reports/resultsfile"
+	"github.com/stampede-load/stampede/scenarios/synth"
 )
+
+// testPAN is a card number for user in the reconciliation tests, whose
+// stack hashes with the salt "s".
+func testPAN(user uint64) string { return fmt.Sprintf("p%d", user) }
+
+// h is user's hpan under the salt "s".
+func h(user uint64) string { return synth.HPAN(testPAN(user), "s") }
 
 func TestReconcile(t *testing.T) {
 	// Users 1..6 add their card; users 1..3 also activate it.
 	id := func(user uint64) (string, string, error) {
-		return fmt.Sprintf("FC%d", user), fmt.Sprintf("h%d", user), nil
+		return fmt.Sprintf("FC%d", user), testPAN(user), nil
 	}
 	sent := time.Date(2020, 12, 8, 8, 0, 0, 0, time.UTC)
 	add := func(user uint64, ok bool, code int, errText string) reports.Result {
@@ -29,7 +37,7 @@ func TestReconcile(t *testing.T) {
 			Sent: sent, Intended: sent, OK: ok, Code: code, Error: errText, Attempt: 1}
 	}
 	activate := func(user uint64, ok bool, code int) reports.Result {
-		return reports.Result{User: user, Method: "PUT", URL: fmt.Sprintf("http://127.0.0.1:1/api/v1/cashback/cards/h%d", user),
+		return reports.Result{User: user, Method: "PUT", URL: "http://127.0.0.1:1/api/v1/cashback/cards/" + h(user),
 			Sent: sent, Intended: sent, OK: ok, Code: code, Attempt: 1}
 	}
 	results := []reports.Result{
@@ -60,10 +68,12 @@ func TestReconcile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cards = cards.hashed("s")
 	report := &AuditReport{
-		Cards: []Card{{FiscalCode: "FC1", HPAN: "h1"}, {FiscalCode: "FC2", HPAN: "h2"}, {FiscalCode: "FC2", HPAN: "h2"},
-			{FiscalCode: "FC3", HPAN: "h3"}, {FiscalCode: "FC4", HPAN: "h4"}, {FiscalCode: "FC6", HPAN: "h6"}},
-		Activations: []Activation{{FiscalCode: "FC1", HPAN: "h1"}, {FiscalCode: "FC2", HPAN: "h2"}, {FiscalCode: "FC3", HPAN: "h3"}},
+		HPANSalt: "s",
+		Cards: []Card{{FiscalCode: "FC1", HPAN: h(1)}, {FiscalCode: "FC2", HPAN: h(2)}, {FiscalCode: "FC2", HPAN: h(2)},
+			{FiscalCode: "FC3", HPAN: h(3)}, {FiscalCode: "FC4", HPAN: h(4)}, {FiscalCode: "FC6", HPAN: h(6)}},
+		Activations: []Activation{{FiscalCode: "FC1", HPAN: h(1)}, {FiscalCode: "FC2", HPAN: h(2)}, {FiscalCode: "FC3", HPAN: h(3)}},
 	}
 	rec := Reconcile(report, cards, acts)
 	tests := []struct {
@@ -73,10 +83,10 @@ func TestReconcile(t *testing.T) {
 	}{
 		{"cards acknowledged", rec.Cards.Acknowledged, 4},
 		{"cards stored", rec.Cards.Stored, 5},
-		{"card lost", rec.Cards.Lost, []string{"FC5/h5"}},
-		{"card duplicated", rec.Cards.Duplicated, []string{"FC2/h2"}},
+		{"card lost", rec.Cards.Lost, []string{"FC5/" + h(5)}},
+		{"card duplicated", rec.Cards.Duplicated, []string{"FC2/" + h(2)}},
 		{"card phantom after a timeout", rec.Cards.PhantomAfterFail, 1},
-		{"card phantom unexplained", rec.Cards.Phantom, []string{"FC6/h6"}},
+		{"card phantom unexplained", rec.Cards.Phantom, []string{"FC6/" + h(6)}},
 		{"activations acknowledged", rec.Activations.Acknowledged, 2},
 		{"activation phantom after a 503", rec.Activations.PhantomAfterFail, 1},
 		{"activations lost", len(rec.Activations.Lost), 0},
@@ -128,6 +138,10 @@ func TestFetchAuditRefusesWhatIsNotTheAudit(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Write([]byte(`{"status":"ok"}`))
 		}), "has no cards and activations"},
+		{"an audit without the salt", serve(func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"citizens":[],"cards":[],"activations":[]}`))
+		}), "gives no hpanSalt"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -152,7 +166,7 @@ func TestFetchAuditRefusesWhatIsNotTheAudit(t *testing.T) {
 
 func TestReconcileIncompleteResults(t *testing.T) {
 	id := func(user uint64) (string, string, error) {
-		return fmt.Sprintf("FC%d", user), fmt.Sprintf("h%d", user), nil
+		return fmt.Sprintf("FC%d", user), testPAN(user), nil
 	}
 	sent := time.Date(2020, 12, 8, 8, 0, 0, 0, time.UTC)
 	var full bytes.Buffer
@@ -171,7 +185,8 @@ func TestReconcileIncompleteResults(t *testing.T) {
 	// cut short by a kill.
 	stack := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"citizens":[],"cards":[{"fiscalCode":"FC1","hpan":"h1"},{"fiscalCode":"FC2","hpan":"h2"},{"fiscalCode":"FC3","hpan":"h3"},{"fiscalCode":"FC4","hpan":"h4"}],"activations":[]}`))
+		fmt.Fprintf(w, `{"hpanSalt":"s","citizens":[],"cards":[{"fiscalCode":"FC1","hpan":%q},{"fiscalCode":"FC2","hpan":%q},{"fiscalCode":"FC3","hpan":%q},{"fiscalCode":"FC4","hpan":%q}],"activations":[]}`,
+			h(1), h(2), h(3), h(4))
 	}))
 	defer stack.Close()
 	tests := []struct {

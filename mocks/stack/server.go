@@ -54,6 +54,7 @@ type Server struct {
 	banks     *banks
 	tokens    tokens
 	signer    signer
+	hpanSalt  string    // what card numbers are hashed with (hpan), from the key
 	admission semaphore // nil in the naive profile: no limit
 	banksJSON []byte    // the bank list, encoded once
 	tempDir   string    // removed at Close when the database is ephemeral
@@ -133,6 +134,7 @@ func start(ctx context.Context, cfg Config, addr string) (*Server, error) {
 		}
 	}
 	s.signer = signer{key: key}
+	s.hpanSalt = s.signer.hpanSalt()
 	s.tokens = tokens{signer: s.signer, now: cfg.Now, ttl: cfg.TokenTTL}
 	if cfg.Profile == Hardened {
 		s.admission = newSemaphore(cfg.MaxInFlight)
@@ -259,6 +261,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("/api/v1/bancomat/cards", s.api(MessageBancomatSearchFailed, methods{"GET": s.authed(s.searchBancomat)}))
 	mux.Handle("/api/v1/cobadge/searches", s.api(generic, methods{"POST": s.authed(s.startCobadge)}))
 	mux.Handle("/api/v1/cobadge/searches/{id}", s.api(generic, methods{"GET": s.authed(s.pollCobadge)}))
+	mux.Handle("/api/v1/hpan-salt", s.api(generic, methods{"GET": s.authed(s.publishSalt)}))
 	mux.Handle("/api/v1/wallet/cards", s.api(MessageCardSaveFailed, methods{"POST": s.authed(s.addCard)}))
 	mux.Handle("/api/v1/wallet", s.api(MessageWalletUnavailable, methods{"GET": s.authed(s.listWallet)}))
 	mux.Handle("/api/v1/cashback/cards/{hpan}", s.api(generic, methods{"PUT": s.authed(s.activate)}))

@@ -33,7 +33,7 @@ type Citizen struct {
 }
 
 // Card is a payment card in a citizen's wallet. The PAN is never stored:
-// HPAN (SHA-256 of the PAN, lower-case hex) identifies the card and Last4
+// HPAN (SHA-256 of the PAN and the stack's salt, lower-case hex) identifies the card and Last4
 // shows it.
 type Card struct {
 	FiscalCode     string    `json:"fiscalCode"`

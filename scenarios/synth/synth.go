@@ -1,5 +1,5 @@
 // Package synth makes synthetic identities for the enrollment journey: fiscal
-// codes, card numbers with valid Luhn digits and their hashes, Italian IBANs
+// codes, card numbers with valid Luhn digits and their salted hashes, Italian IBANs
 // with valid mod-97 check digits, and ABI bank codes drawn by bank size.
 //
 // Everything is deterministic: the same seed and user index always give the
@@ -27,8 +27,7 @@ type Identity struct {
 	FiscalCode string // 16 characters with a valid check character
 	Bank       Bank   // the citizen's bank, drawn by bank size
 	IBAN       string // Italian IBAN at Bank, 27 characters
-	PAN        string // 16-digit card number with a valid Luhn digit
-	HPAN       string // SHA-256 of PAN, lower-case hex
+	PAN        string // 16-digit card number with a valid Luhn digit; its hash needs the platform's salt (HPAN)
 	Expiry     string // MM/YY, in the future of the reference time
 	CVV        string // 3 digits
 }
@@ -44,7 +43,6 @@ func NewIdentity(seed int64, index uint64, ref time.Time) Identity {
 	id.Bank = PickBank(r)
 	id.IBAN = IBAN(r, id.Bank.ABI)
 	id.PAN = PAN(r, "4")
-	id.HPAN = HPAN(id.PAN)
 	id.Expiry = Expiry(r, ref)
 	id.CVV = fmt.Sprintf("%03d", r.IntN(1000))
 	return id
@@ -56,11 +54,17 @@ func Rand(seed int64, index uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), index*0x9E3779B97F4A7C15+1))
 }
 
-// HPAN is the hashed PAN downstream systems identify a card by: SHA-256 of the
-// digits, in lower-case hex. The PAN itself never leaves the card holder.
-func HPAN(pan string) string {
-	sum := sha256.Sum256([]byte(pan))
-	return hex.EncodeToString(sum[:])
+// HPAN is the hashed PAN downstream systems identify a card by, as the
+// operator computes it: SHA-256 of the digits followed by salt, in
+// lower-case hex. The salt is the platform's secret, published only to
+// those who must address cards (the reference stack's GET
+// /api/v1/hpan-salt); without it, an hpan and the last four digits do not
+// give the PAN back by trying the few billion numbers left.
+func HPAN(pan, salt string) string {
+	h := sha256.New()
+	h.Write([]byte(pan))
+	h.Write([]byte(salt))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // PAN returns a 16-digit card number starting with prefix and ending with a
