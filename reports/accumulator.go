@@ -52,7 +52,8 @@ type Accumulator struct {
 	series    series
 	upstreams map[string]*upstreamTally // failures by the upstream the target blamed, at most cfg.maxModes
 	live      liveRing
-	inFlight  int64 // last gauge from ObserveInFlight, -1 before any
+	inFlight  int64          // last gauge from ObserveInFlight, -1 before any
+	restoring *hdr.Histogram // AddStepLatencies' sum of one step's second, until CompleteLatencies
 }
 
 // counts are a run's or a step's counters.

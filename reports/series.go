@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -241,15 +242,61 @@ func (s *series) coarsen() {
 
 // recordLatency records a latency (µs) of a request due in Unix second sec.
 func (s *series) recordLatency(sec, us int64) {
+	if h := s.openSlot(sec); h != nil {
+		_ = h.RecordValue(us)
+		return
+	}
+	_ = s.packedAt(sec).RecordValue(us)
+}
+
+// sumLatencies adds the latencies of the steps' series to s, point by
+// point: each of its points' share of the steps' points summed in the
+// dense scratch (of the points' geometry; nil for a new one) and packed
+// once. s must be at least as coarse as each step's series and span them.
+func (s *series) sumLatencies(steps []*stepTally, scratch *hdr.Histogram) error {
+	if scratch == nil {
+		scratch = newHist(pointSigFigs)
+	}
+	s.flushAll()
+	next := make([]int, len(steps)) // each step's first point not yet added
+	for _, st := range steps {
+		ss := &st.series
+		if len(ss.points) == 0 {
+			continue
+		}
+		first, last := ss.base*ss.width, (ss.base+int64(len(ss.points)))*ss.width-1
+		if ss.width > s.width || len(s.points) == 0 || first < s.base*s.width || last >= (s.base+int64(len(s.points)))*s.width {
+			return fmt.Errorf("step %q has a series (%d s wide, seconds %d to %d) the run's does not hold", stepName(st.key), ss.width, first, last)
+		}
+	}
+	for i := range s.points {
+		end := (s.base + int64(i) + 1) * s.width // first second past the point
+		scratch.Reset()
+		for j, st := range steps {
+			ss := &st.series
+			for ; next[j] < len(ss.points) && (ss.base+int64(next[j]))*ss.width < end; next[j]++ {
+				if lat := ss.points[next[j]].lat; lat != nil {
+					lat.MergeInto(scratch)
+				}
+			}
+		}
+		if scratch.TotalCount() > 0 {
+			s.packedAt((s.base + int64(i)) * s.width).MergeFrom(scratch)
+		}
+	}
+	return nil
+}
+
+// openSlot returns the dense histogram open for second sec, opening it
+// (and packing the second it held) as needed; nil when sec's latencies go
+// straight into its point: in a packed series, or for a second earlier
+// than every open one.
+func (s *series) openSlot(sec int64) *hdr.Histogram {
+	if s.packed {
+		return nil
+	}
 	slot := &s.open[floorMod(sec, openSlots)]
 	switch {
-	case s.packed:
-		p := s.at(sec)
-		if p.lat == nil {
-			p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
-		}
-		_ = p.lat.RecordValue(us)
-		return
 	case slot.valid && slot.sec == sec:
 	case !slot.valid || slot.sec < sec:
 		s.flush(slot)
@@ -258,15 +305,18 @@ func (s *series) recordLatency(sec, us int64) {
 		}
 		slot.sec, slot.valid = sec, true
 	default:
-		// Later than every open second: straight into the packed point.
-		p := s.at(sec)
-		if p.lat == nil {
-			p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
-		}
-		_ = p.lat.RecordValue(us)
-		return
+		return nil
 	}
-	_ = slot.h.RecordValue(us)
+	return slot.h
+}
+
+// packedAt returns the packed histogram of the point holding second sec.
+func (s *series) packedAt(sec int64) *hdr.PackedHistogram {
+	p := s.at(sec)
+	if p.lat == nil {
+		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
+	}
+	return p.lat
 }
 
 // flush moves an open slot's histogram into its point.
@@ -278,11 +328,7 @@ func (s *series) flush(slot *openSlot) {
 	if slot.h.TotalCount() == 0 {
 		return
 	}
-	p := s.at(slot.sec)
-	if p.lat == nil {
-		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
-	}
-	p.lat.MergeFrom(slot.h)
+	s.packedAt(slot.sec).MergeFrom(slot.h)
 	slot.h.Reset()
 }
 
@@ -291,6 +337,22 @@ func (s *series) flushAll() {
 	for i := range s.open {
 		s.flush(&s.open[i])
 	}
+}
+
+// checkLatencies reports the first point (flushed) whose latencies are
+// not exactly one per request sent.
+func (s *series) checkLatencies() error {
+	for i := range s.points {
+		p := &s.points[i]
+		var n int64
+		if p.lat != nil {
+			n = p.lat.TotalCount()
+		}
+		if want := p.offered - p.dropped; n != want {
+			return fmt.Errorf("second %d has %d latencies for %d requests sent", (s.base+int64(i))*s.width, n, want)
+		}
+	}
+	return nil
 }
 
 // mergeFrom adds o's points to s, translating o's mode indexes through

@@ -8,12 +8,13 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Tally is everything an Accumulator holds except its request-latency
-// histograms, as plain data: a run's counters. With the run's interval
-// latency histograms (one per step and due second, see AddLatencies) it
+// Tally is everything an Accumulator holds except the latencies of its
+// series, as plain data: a run's counters. With the run's interval latency
+// histograms (one per step and due second, see AddStepLatencies) it
 // rebuilds the Accumulator exactly, so a shard's merge inputs stay small
 // whatever the run's length: the counters, the per-second series without
-// its latencies, and the send and queue histograms, which are small.
+// their latencies, and the whole-run histograms (each step's latencies,
+// send and queue times), which are small.
 type Tally struct {
 	Start    time.Time    `json:"start,omitzero"` // the run's configured start
 	First    time.Time    `json:"first,omitzero"` // earliest intended time
@@ -48,6 +49,7 @@ type StepCounts struct {
 	Step    string       `json:"step"`
 	First   time.Time    `json:"first,omitzero"` // earliest intended time: orders steps within a journey
 	Counts  Counts       `json:"counts"`
+	Latency string       `json:"latency"` // HdrHistogram V2 compressed, base64, µs: the step's latencies from Intended
 	Modes   []ModeNumber `json:"modes,omitempty"`
 	Series  SeriesTally  `json:"series"` // the step's own series, without latencies
 }
@@ -112,10 +114,10 @@ type PointMode struct {
 	Count int64 `json:"count"`
 }
 
-// NewLatencyHistogram returns an empty histogram with the geometry of the
-// Accumulator's run and step histograms: µs from 1 µs to 1 h, 3
-// significant digits.
-func NewLatencyHistogram() *hdr.Histogram { return newHist(histSigFigs) }
+// NewSeriesHistogram returns an empty histogram with the geometry of the
+// latencies of the Accumulator's series, per step and per run: µs from
+// 1 µs to 1 h, 2 significant digits.
+func NewSeriesHistogram() *hdr.Histogram { return newHist(pointSigFigs) }
 
 // HistogramValue returns the value r's latency enters the latency
 // histograms with, in µs clamped to their range, and false when r enters
@@ -147,7 +149,7 @@ func (a *Accumulator) Tally() *Tally {
 	}
 	for _, st := range a.stepOrder {
 		sc := StepCounts{Journey: st.key.journey, Step: st.key.step, First: st.first, Counts: exportCounts(&st.counts),
-			Series: exportSeries(&st.series)}
+			Latency: encodeHist(st.latency), Series: exportSeries(&st.series)}
 		for k, n := range st.modes {
 			sc.Modes = append(sc.Modes, ModeNumber{exportKey(k), n})
 		}
@@ -221,8 +223,8 @@ func importSeries(s *series, t *SeriesTally, maxPoints, modes int, field string)
 }
 
 // RestoreAccumulator rebuilds the Accumulator t was taken from, without
-// its request latencies: add every interval histogram of the run with
-// AddLatencies to complete it. opts apply as to NewAccumulator (WithStart
+// the latencies of its series: add every interval histogram of the run
+// with AddStepLatencies, then call CompleteLatencies. opts apply as to NewAccumulator (WithStart
 // is taken from t).
 func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 	a := NewAccumulator(opts...)
@@ -254,7 +256,15 @@ func RestoreAccumulator(t *Tally, opts ...Option) (*Accumulator, error) {
 		}
 		st := newStepTally(k, a.cfg.maxPoints)
 		st.first, st.counts = s.First, importCounts(&s.Counts)
-		if err := importSeries(&st.series, &s.Series, a.cfg.maxPoints, 0, fmt.Sprintf("steps[%d].series", i)); err != nil {
+		field := fmt.Sprintf("steps[%d]", i)
+		if st.latency, err = decodeHist(s.Latency, field+".latency"); err != nil {
+			return nil, err
+		}
+		if n, want := st.latency.TotalCount(), st.counts.requests-st.counts.dropped; n != want {
+			return nil, fmt.Errorf("%s: %d latencies for %d requests sent", field, n, want)
+		}
+		a.latency.Merge(st.latency)
+		if err := importSeries(&st.series, &s.Series, a.cfg.maxPoints, 0, field+".series"); err != nil {
 			return nil, err
 		}
 		for _, m := range s.Modes {
@@ -286,15 +296,15 @@ type Bucket struct {
 	Value, Count int64
 }
 
-// AddStepLatencies adds the latencies of one step's requests due in one
-// second (Unix seconds; timed false for requests with no intended time),
-// as the buckets of a histogram with the geometry of NewLatencyHistogram,
-// to the step's histogram and the step's series: the inverse of recording
-// them one by one, exactly (the run's histogram and series follow from the
-// steps' in CompleteLatencies). It reports an error for a step the tally
-// does not know, so latencies never land where no counter accounts for
-// them.
-func (a *Accumulator) AddStepLatencies(journey, step string, dueSec int64, timed bool, buckets []Bucket) error {
+// AddStepLatencies adds to a restored accumulator the latencies of one
+// step's requests due in Unix second dueSec, as the ascending buckets of
+// one or more histograms of the geometry of NewSeriesHistogram (the
+// entries of the shards of a run for that step and second, say): to the
+// step's series, exactly as recording them one by one would have; the
+// run's series follows from the steps' in CompleteLatencies. It reports an
+// error for a step the tally does not know, so latencies never land where
+// no counter accounts for them.
+func (a *Accumulator) AddStepLatencies(journey, step string, dueSec int64, hists ...[]Bucket) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	k := stepKey{journey, step}
@@ -302,45 +312,26 @@ func (a *Accumulator) AddStepLatencies(journey, step string, dueSec int64, timed
 	switch {
 	case st == nil:
 		return fmt.Errorf("latencies of step %q, which the counters do not have", stepName(k))
-	case timed && (dueSec < -maxSeriesSec || dueSec > maxSeriesSec):
+	case dueSec < -maxSeriesSec || dueSec > maxSeriesSec:
 		return fmt.Errorf("latencies of second %d: not a time", dueSec)
-	case len(buckets) == 0:
-		return nil
 	}
-	for _, b := range buckets {
-		if st.latency.RecordValues(b.Value, b.Count) != nil {
-			return fmt.Errorf("latencies of %q: %d values of %d µs out of range", stepName(k), b.Count, b.Value)
+	if a.restoring == nil {
+		a.restoring = newHist(pointSigFigs)
+	}
+	sum := a.restoring
+	sum.Reset()
+	for _, buckets := range hists {
+		for _, b := range buckets {
+			if sum.RecordValues(b.Value, b.Count) != nil {
+				return fmt.Errorf("latencies of %q: %d values of %d µs out of range", stepName(k), b.Count, b.Value)
+			}
 		}
 	}
-	if !timed {
-		return nil
-	}
-	p := st.series.at(dueSec)
-	if p.lat == nil {
-		p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
-	}
-	// Ascending buckets into the second's histogram, coarser: runs of
-	// buckets that fall in one of its buckets are recorded at once.
-	var run Bucket
-	for _, b := range buckets {
-		if run.Count > 0 && !pointGeometry.ValuesAreEquivalent(run.Value, b.Value) {
-			_ = p.lat.RecordValues(run.Value, run.Count)
-			run.Count = 0
-		}
-		if run.Count == 0 {
-			run.Value = b.Value
-		}
-		run.Count += b.Count
-	}
-	if run.Count > 0 {
-		_ = p.lat.RecordValues(run.Value, run.Count)
+	if sum.TotalCount() > 0 {
+		st.series.packedAt(dueSec).MergeFrom(sum)
 	}
 	return nil
 }
-
-// pointGeometry answers which values the series' histograms tell apart;
-// nothing is recorded in it.
-var pointGeometry = newHist(pointSigFigs)
 
 func exportCounts(c *counts) Counts {
 	return Counts{c.requests, c.ok, c.dropped, c.retries, c.sent, c.arrivals, c.journeysDone, c.bytesIn, c.bytesOut}
@@ -401,48 +392,22 @@ func decodeHist(s, field string) (*hdr.Histogram, error) {
 }
 
 // CompleteLatencies ends a restore (RestoreAccumulator, then
-// AddStepLatencies for every interval of the run): it sets the run's
-// latency histogram and series latencies from its steps', and reports the
-// first step, or second of the series, whose latencies are not exactly one
-// per request sent, a sign that the latencies and the counters are not of
-// the same run, or that one of them was cut short.
+// AddStepLatencies for every interval of the run): it sets the latencies
+// of the run's series from its steps', and reports the first second of a
+// step's series, or of the run's, whose latencies are not exactly one per
+// request sent: a sign that the latencies and the counters are not of the
+// same run, or that one of them was cut short.
 func (a *Accumulator) CompleteLatencies() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.latency.Reset()
-	a.series.flushAll()
 	for _, st := range a.stepOrder {
-		a.latency.Merge(st.latency)
-		if st.series.width > a.series.width {
-			return fmt.Errorf("step %q has a coarser series (%d s) than the run's (%d s)", stepName(st.key), st.series.width, a.series.width)
-		}
-		for i := range st.series.points {
-			sp := &st.series.points[i]
-			if sp.lat == nil || sp.lat.TotalCount() == 0 {
-				continue
-			}
-			p := a.series.at((st.series.base + int64(i)) * st.series.width)
-			if p.lat == nil {
-				p.lat = hdr.NewPacked(histLowestUs, histHighestUs, pointSigFigs)
-			}
-			p.lat.Merge(sp.lat)
+		if err := st.series.checkLatencies(); err != nil {
+			return fmt.Errorf("step %q: %w", stepName(st.key), err)
 		}
 	}
-	for _, st := range a.stepOrder {
-		if n, want := st.latency.TotalCount(), st.counts.requests-st.counts.dropped; n != want {
-			return fmt.Errorf("step %q has %d latencies for %d requests sent", stepName(st.key), n, want)
-		}
+	if err := a.series.sumLatencies(a.stepOrder, a.restoring); err != nil {
+		return err
 	}
-	a.series.flushAll()
-	for i := range a.series.points {
-		p := &a.series.points[i]
-		var n int64
-		if p.lat != nil {
-			n = p.lat.TotalCount()
-		}
-		if want := p.offered - p.dropped; n != want {
-			return fmt.Errorf("second %d has %d latencies for %d requests sent", (a.series.base+int64(i))*a.series.width, n, want)
-		}
-	}
-	return nil
+	a.restoring = nil
+	return a.series.checkLatencies()
 }

@@ -40,7 +40,7 @@ func encode(t testing.TB, h *hdr.Histogram) string {
 func TestDecoderAgreesWithHdrHistogram(t *testing.T) {
 	rng := rand.New(rand.NewPCG(4, 4))
 	var d histDecoder
-	for _, mk := range []func() *hdr.Histogram{reports.NewLatencyHistogram, func() *hdr.Histogram { return hdr.New(1, 3_600_000_000, 2) }} {
+	for _, mk := range []func() *hdr.Histogram{reports.NewSeriesHistogram, func() *hdr.Histogram { return hdr.New(1, 3_600_000_000, 3) }} {
 		for i := range 50 {
 			h := mk()
 			for range rng.IntN(5000) {
@@ -62,7 +62,7 @@ func TestDecoderAgreesWithHdrHistogram(t *testing.T) {
 			}
 		}
 	}
-	if _, err := d.decode(encode(t, hdr.New(1, 1000, 3)), geometryOf(reports.NewLatencyHistogram())); err == nil {
+	if _, err := d.decode(encode(t, hdr.New(1, 1000, 3)), geometryOf(reports.NewSeriesHistogram())); err == nil {
 		t.Fatal("a histogram of another geometry decoded")
 	}
 }
@@ -70,12 +70,12 @@ func TestDecoderAgreesWithHdrHistogram(t *testing.T) {
 // FuzzHistDecoder: whatever the input, decoding never panics, and what it
 // accepts HdrHistogram's own decoder reads as the same buckets.
 func FuzzHistDecoder(f *testing.F) {
-	h := reports.NewLatencyHistogram()
+	h := reports.NewSeriesHistogram()
 	for _, v := range []int64{1, 7, 1500, 2047, 2048, 99_999, 3_600_000_000} {
 		_ = h.RecordValue(v)
 	}
 	f.Add(encode(f, h))
-	f.Add(encode(f, reports.NewLatencyHistogram()))
+	f.Add(encode(f, reports.NewSeriesHistogram()))
 	g := geometryOf(h)
 	f.Fuzz(func(t *testing.T, enc string) {
 		var d histDecoder
@@ -96,9 +96,9 @@ func FuzzHistDecoder(f *testing.F) {
 func TestEncoderAgreesWithHdrHistogram(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 5))
 	var e histEncoder
-	g := geometryOf(reports.NewLatencyHistogram())
+	g := geometryOf(reports.NewSeriesHistogram())
 	for i := range 50 {
-		h := packed(reports.NewLatencyHistogram())
+		h := packed(reports.NewSeriesHistogram())
 		var want []reports.Bucket
 		for range rng.IntN(3000) {
 			_ = h.RecordValue(int64(rng.ExpFloat64() * float64([]int64{10, 1e4, 1e6, 1e9}[i%4])))

@@ -57,7 +57,7 @@ func (e *histEncoder) entry(tag string, startSec, lengthSec int64, h *hdr.Packed
 	e.packed.Reset()
 	e.packed.Write(make([]byte, 8))
 	if e.zw == nil {
-		e.zw = zlib.NewWriter(&e.packed)
+		e.zw, _ = zlib.NewWriterLevel(&e.packed, zlib.NoCompression)
 	} else {
 		e.zw.Reset(&e.packed)
 	}

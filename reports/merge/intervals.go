@@ -27,13 +27,13 @@ const IntervalsFile = "latency.hlog"
 const horizon = 30
 
 // Interval is one entry of an interval log: the latencies (µs, the
-// geometry of reports.NewLatencyHistogram) of one step's requests due in
-// one second. The step's and the run's histograms and per-second series
-// all follow from them.
+// geometry of reports.NewSeriesHistogram: 2 significant digits, the
+// precision of the summary's per-second series) of one step's requests due
+// in one second. The step's and the run's per-second series follow from
+// them; each step's whole-run histogram, at 3 digits, is in the counters.
 type Interval struct {
 	Journey, Step string
 	Sec           int64            // Unix second the requests were due in
-	Timed         bool             // false for requests with no intended time (Sec is 0)
 	Buckets       []reports.Bucket // the histogram's populated buckets, ascending; ReadIntervals reuses the slice
 
 	line string // the entry as read, so a merge passes it on without encoding it again
@@ -42,11 +42,11 @@ type Interval struct {
 type intervalKey struct {
 	journey, step string
 	sec           int64
-	timed         bool
 }
 
-// IntervalWriter is a reports.Sink that writes the latencies of the
-// results it is given as an HdrHistogram interval log (format 1.3, which
+// IntervalWriter is a reports.Sink that writes the latencies of the timed
+// results it is given (those with an intended time, not dropped) as an
+// HdrHistogram interval log (format 1.3, which
 // HdrHistogram's own tools read), timestamps in absolute seconds, values
 // in µs: for each step and second an entry tagged "JOURNEY/STEP" (each
 // part URL-query-escaped).
@@ -69,7 +69,7 @@ func NewIntervalWriter(w io.Writer) *IntervalWriter {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	iw := &IntervalWriter{bw: bw, lw: hdr.NewHistogramLogWriter(bw),
 		open: make(map[intervalKey]*hdr.PackedHistogram), tags: make(map[[2]string]string),
-		geom: geometryOf(reports.NewLatencyHistogram())}
+		geom: geometryOf(reports.NewSeriesHistogram())}
 	iw.err = errors.Join(
 		iw.lw.OutputLogFormatVersion(),
 		iw.lw.OutputComment("[stampede: latencies in microseconds by step (Tag=JOURNEY/STEP) and due second]"),
@@ -82,25 +82,22 @@ func NewIntervalWriter(w io.Writer) *IntervalWriter {
 // Add records r's latency in its intervals.
 func (w *IntervalWriter) Add(r *reports.Result) {
 	us, timed := reports.HistogramValue(r)
-	if !timed {
+	if !timed || r.Intended.IsZero() {
 		return
 	}
-	k := intervalKey{journey: r.Journey, step: r.Step}
-	if !r.Intended.IsZero() {
-		k.sec, k.timed = r.Intended.Unix(), true
-		if end := r.End().Unix(); end > w.newest {
-			w.newest = end
-		}
+	k := intervalKey{journey: r.Journey, step: r.Step, sec: r.Intended.Unix()}
+	if end := r.End().Unix(); end > w.newest {
+		w.newest = end
 	}
 	h := w.open[k]
 	if h == nil {
-		h = packed(reports.NewLatencyHistogram())
+		h = packed(reports.NewSeriesHistogram())
 		w.open[k] = h
 	}
 	_ = h.RecordValue(us)
 	if w.newest > w.swept {
 		w.swept = w.newest
-		w.write(func(k intervalKey) bool { return k.timed && k.sec < w.newest-horizon })
+		w.write(func(k intervalKey) bool { return k.sec < w.newest-horizon })
 	}
 }
 
@@ -154,8 +151,8 @@ func (w *IntervalWriter) writeInterval(k intervalKey, h *hdr.PackedHistogram) {
 // everything else a merge does).
 func (w *IntervalWriter) WriteInterval(iv *Interval) {
 	if iv.line == "" {
-		k := intervalKey{iv.Journey, iv.Step, iv.Sec, iv.Timed}
-		h := packed(reports.NewLatencyHistogram())
+		k := intervalKey{iv.Journey, iv.Step, iv.Sec}
+		h := packed(reports.NewSeriesHistogram())
 		for _, b := range iv.Buckets {
 			_ = h.RecordValues(b.Value, b.Count)
 		}
@@ -194,8 +191,8 @@ func copyEntries(w *IntervalWriter, r io.Reader) error {
 	return sc.Err()
 }
 
-// maxIntervalLine bounds one log line: a full 3-digit histogram encodes in
-// well under a megabyte.
+// maxIntervalLine bounds one log line: a full histogram encodes in well
+// under a megabyte.
 const maxIntervalLine = 4 << 20
 
 // ReadIntervals reads an interval log written by IntervalWriter, calling fn
@@ -203,11 +200,11 @@ const maxIntervalLine = 4 << 20
 // *resultsfile.LineError ("latency.hlog:12: ...") for a malformed line.
 // Comments and the legend are skipped; every other line must be an
 // interval of one second, tagged with a step, holding a histogram of the
-// geometry of reports.NewLatencyHistogram.
+// geometry of reports.NewSeriesHistogram.
 func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxIntervalLine)
-	want := geometryOf(reports.NewLatencyHistogram())
+	want := geometryOf(reports.NewSeriesHistogram())
 	var d histDecoder
 	for line := 1; sc.Scan(); line++ {
 		text := sc.Text()
@@ -259,6 +256,6 @@ func parseInterval(text string, d *histDecoder, want geometry) (*Interval, error
 	if err != nil {
 		return nil, err
 	}
-	iv.Sec, iv.Timed, iv.Buckets, iv.line = int64(start), start != 0, buckets, text
+	iv.Sec, iv.Buckets, iv.line = int64(start), buckets, text
 	return iv, nil
 }

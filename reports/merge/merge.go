@@ -73,7 +73,7 @@ func Load(dir string) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	acc, err := restore(dir, c)
+	acc, err := restore([]string{dir}, []*Counters{c})
 	if err != nil {
 		return nil, err
 	}
@@ -83,51 +83,27 @@ func Load(dir string) (*Run, error) {
 // Runs loads the run folders dirs and merges them exactly into one run. A
 // single folder of a whole run loads as it is. Shards must be all the
 // shards of one run: the same scenario, source, seed, shard plan and
-// start, every shard exactly once (a missing one is named). With out non-empty, the merged run's
-// summary.json, counters.json and latency.hlog are written there, so the
-// merged folder is itself a run that loads, reports and merges.
+// start, every shard exactly once (a missing one is named). With out
+// non-empty, the merged run's summary.json, counters.json and latency.hlog
+// are written there, so the merged folder is itself a run that loads,
+// reports and merges.
 func Runs(dirs []string, out string) (*Run, error) {
 	if len(dirs) == 0 {
 		return nil, fmt.Errorf("%w: no run folder to merge", ErrBadInput)
 	}
 	cs := make([]*Counters, len(dirs))
-	for i, d := range dirs {
-		c, err := readCounters(d)
-		if err != nil {
-			return nil, err
-		}
-		cs[i] = c
+	errs := make([]error, len(dirs))
+	parallel(len(dirs), func(i int) { cs[i], errs[i] = readCounters(dirs[i]) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	h, err := mergedHeader(dirs, cs)
 	if err != nil {
 		return nil, err
 	}
-	// Each folder restores on its own, in parallel; then they merge in
-	// the order given.
-	accs := make([]*reports.Accumulator, len(dirs))
-	errs := make([]error, len(dirs))
-	var wg sync.WaitGroup
-	work := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), len(dirs)) {
-		wg.Go(func() {
-			for i := range work {
-				accs[i], errs[i] = restore(dirs[i], cs[i])
-			}
-		})
-	}
-	for i := range dirs {
-		work <- i
-	}
-	close(work)
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	acc, err := restore(dirs, cs)
+	if err != nil {
 		return nil, err
-	}
-	acc := accs[0]
-	for _, a := range accs[1:] {
-		if err := acc.Merge(a); err != nil {
-			return nil, err
-		}
 	}
 	run := &Run{Dirs: dirs, Header: h, Acc: acc}
 	if out == "" {
@@ -146,6 +122,25 @@ func Runs(dirs []string, out string) (*Run, error) {
 		return nil, err
 	}
 	return run, nil
+}
+
+// parallel calls fn(i) for i in [0, n) on as many goroutines as there are
+// cores, and returns when all calls have.
+func parallel(n int, fn func(i int)) {
+	var wg sync.WaitGroup
+	work := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), n) {
+		wg.Go(func() {
+			for i := range work {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
 }
 
 // writeIntervals writes the merged run's interval log: every entry of the
@@ -213,32 +208,6 @@ func readCounters(dir string) (*Counters, error) {
 	}
 	defer f.Close()
 	return DecodeCounters(f, path)
-}
-
-// restore rebuilds one folder's accumulator from its counters and its
-// interval log.
-func restore(dir string, c *Counters) (*reports.Accumulator, error) {
-	cpath := filepath.Join(dir, CountersFile)
-	acc, err := reports.RestoreAccumulator(c.Tally)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrBadInput, cpath, err)
-	}
-	path := filepath.Join(dir, IntervalsFile)
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrBadInput, err)
-	}
-	defer f.Close()
-	err = ReadIntervals(f, path, func(iv *Interval) error {
-		return acc.AddStepLatencies(iv.Journey, iv.Step, iv.Sec, iv.Timed, iv.Buckets)
-	})
-	if err != nil {
-		return nil, err
-	}
-	if err := acc.CompleteLatencies(); err != nil {
-		return nil, fmt.Errorf("%w: %s and %s disagree: %w", ErrBadInput, path, cpath, err)
-	}
-	return acc, nil
 }
 
 // mergedHeader checks that the runs are the shards of one run, all of

@@ -218,7 +218,7 @@ func TestLoadRefusesInputsThatDisagree(t *testing.T) {
 			b, _ := os.ReadFile(p)
 			lines := strings.SplitAfter(string(b), "\n")
 			os.WriteFile(p, []byte(strings.Join(lines[:len(lines)/2], "")), 0o644)
-		}, "latencies for"},
+		}, "for 199 requests sent"},
 		{"unknown counters field", func(dir string) {
 			p := filepath.Join(dir, CountersFile)
 			b, _ := os.ReadFile(p)
