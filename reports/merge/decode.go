@@ -26,7 +26,6 @@ type histDecoder struct {
 	br      bytes.Reader
 	header  [40]byte
 	payload bytes.Buffer
-	buckets []reports.Bucket
 }
 
 // Geometry of a histogram, as its encoding states it.
@@ -45,15 +44,23 @@ func geometryOf(h *hdr.Histogram) geometry {
 // interval log's 2-digit ones 3,328).
 const maxPayload = 1 << 20
 
-// decode parses one encoded histogram of geometry want and returns its
+// decode parses one encoded histogram of geometry want and appends its
 // populated buckets, each at the lowest value it holds, in ascending
-// order. The slice is reused by the next call.
-func (d *histDecoder) decode(encoded string, want geometry) ([]reports.Bucket, error) {
+// order, to buckets. On an error buckets is returned as it was.
+func (d *histDecoder) decode(encoded []byte, want geometry, buckets []reports.Bucket) ([]reports.Bucket, error) {
+	out, err := d.decodeAppend(encoded, want, buckets)
+	if err != nil {
+		return buckets, err
+	}
+	return out, nil
+}
+
+func (d *histDecoder) decodeAppend(encoded []byte, want geometry, buckets []reports.Bucket) ([]reports.Bucket, error) {
 	n := base64.StdEncoding.DecodedLen(len(encoded))
 	if cap(d.raw) < n {
 		d.raw = make([]byte, n)
 	}
-	n, err := base64.StdEncoding.Decode(d.raw[:n], []byte(encoded))
+	n, err := base64.StdEncoding.Decode(d.raw[:n], encoded)
 	if err != nil {
 		return nil, fmt.Errorf("histogram: %w", err)
 	}
@@ -103,13 +110,13 @@ func (d *histDecoder) decode(encoded string, want geometry) ([]reports.Bucket, e
 	if int64(d.payload.Len()) != plen {
 		return nil, fmt.Errorf("histogram: payload of %d bytes, header says %d", d.payload.Len(), plen)
 	}
-	return d.buckets, d.counts(d.payload.Bytes(), want)
+	return counts(d.payload.Bytes(), want, buckets)
 }
 
-// counts reads the payload: zig-zag LEB128 varints, a count for each
-// bucket index in turn, a negative one skipping that many empty buckets.
-func (d *histDecoder) counts(p []byte, g geometry) error {
-	d.buckets = d.buckets[:0]
+// counts reads the payload, appending its buckets to out: zig-zag LEB128
+// varints, a count for each bucket index in turn, a negative one skipping
+// that many empty buckets.
+func counts(p []byte, g geometry, out []reports.Bucket) ([]reports.Bucket, error) {
 	halfMag, half := layout(g)
 	sub := 2 * half
 	// As many buckets as reach the highest trackable value; the counts
@@ -125,20 +132,20 @@ func (d *histDecoder) counts(p []byte, g geometry) error {
 		u, n := uint64(p[0]), 1
 		if u >= 0x80 {
 			if u, n = binary.Uvarint(p); n <= 0 || n > 9 {
-				return errors.New("histogram: a malformed count")
+				return nil, errors.New("histogram: a malformed count")
 			}
 		}
 		p = p[n:]
 		v := int64(u>>1) ^ -int64(u&1)
 		if v < 0 {
 			if -v <= 0 || -v > countsLen-idx {
-				return errors.New("histogram: a run of empty buckets past the histogram's range")
+				return nil, errors.New("histogram: a run of empty buckets past the histogram's range")
 			}
 			idx += -v
 			continue
 		}
 		if idx >= countsLen {
-			return errors.New("histogram: a bucket past the histogram's range")
+			return nil, errors.New("histogram: a bucket past the histogram's range")
 		}
 		bucket, subIdx := idx>>halfMag-1, idx&(half-1)+half
 		if bucket < 0 {
@@ -148,11 +155,11 @@ func (d *histDecoder) counts(p []byte, g geometry) error {
 		value := subIdx << bucket
 		if v > 0 {
 			if total += v; total < 0 {
-				return errors.New("histogram: counts past 2^63")
+				return nil, errors.New("histogram: counts past 2^63")
 			}
-			d.buckets = append(d.buckets, reports.Bucket{Value: value, Count: v})
+			out = append(out, reports.Bucket{Value: value, Count: v})
 		}
 		idx++
 	}
-	return nil
+	return out, nil
 }

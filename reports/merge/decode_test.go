@@ -53,7 +53,7 @@ func TestDecoderAgreesWithHdrHistogram(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := d.decode(enc, geometryOf(h))
+			got, err := d.decode([]byte(enc), geometryOf(h), nil)
 			if err != nil {
 				t.Fatalf("%d significant figures, case %d (max %d, min %d, %d values): %v; HdrHistogram: %v", h.SignificantFigures(), i, h.Max(), h.Min(), h.TotalCount(), err, want[len(want)-3:])
 			}
@@ -62,7 +62,7 @@ func TestDecoderAgreesWithHdrHistogram(t *testing.T) {
 			}
 		}
 	}
-	if _, err := d.decode(encode(t, hdr.New(1, 1000, 3)), geometryOf(reports.NewSeriesHistogram())); err == nil {
+	if _, err := d.decode([]byte(encode(t, hdr.New(1, 1000, 3))), geometryOf(reports.NewSeriesHistogram()), nil); err == nil {
 		t.Fatal("a histogram of another geometry decoded")
 	}
 }
@@ -79,7 +79,7 @@ func FuzzHistDecoder(f *testing.F) {
 	g := geometryOf(h)
 	f.Fuzz(func(t *testing.T, enc string) {
 		var d histDecoder
-		got, err := d.decode(enc, g)
+		got, err := d.decode([]byte(enc), g, nil)
 		if err != nil {
 			return
 		}

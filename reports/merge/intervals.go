@@ -2,6 +2,7 @@ package merge
 
 import (
 	"bufio"
+	"bytes"
 	"cmp"
 	"errors"
 	"fmt"
@@ -35,8 +36,6 @@ type Interval struct {
 	Journey, Step string
 	Sec           int64            // Unix second the requests were due in
 	Buckets       []reports.Bucket // the histogram's populated buckets, ascending; ReadIntervals reuses the slice
-
-	line string // the entry as read, so a merge passes it on without encoding it again
 }
 
 type intervalKey struct {
@@ -145,22 +144,21 @@ func (w *IntervalWriter) writeInterval(k intervalKey, h *hdr.PackedHistogram) {
 	}
 }
 
-// WriteInterval writes one interval as it is, for a merge that passes a
-// run's intervals on to its own log: an entry read by ReadIntervals is
-// copied as it was read (compressing a histogram again costs more than
-// everything else a merge does).
+// WriteInterval writes one interval.
 func (w *IntervalWriter) WriteInterval(iv *Interval) {
-	if iv.line == "" {
-		k := intervalKey{iv.Journey, iv.Step, iv.Sec}
-		h := packed(reports.NewSeriesHistogram())
-		for _, b := range iv.Buckets {
-			_ = h.RecordValues(b.Value, b.Count)
-		}
-		w.writeInterval(k, h)
-		return
+	h := packed(reports.NewSeriesHistogram())
+	for _, b := range iv.Buckets {
+		_ = h.RecordValues(b.Value, b.Count)
 	}
+	w.writeInterval(intervalKey{iv.Journey, iv.Step, iv.Sec}, h)
+}
+
+// writeLine writes an entry as it is, for a merge that passes a run's
+// entries on to its own log (compressing a histogram again costs more than
+// everything else a merge does).
+func (w *IntervalWriter) writeLine(line []byte) {
 	if w.err == nil {
-		_, w.err = w.bw.WriteString(iv.line)
+		_, w.err = w.bw.Write(line)
 	}
 	if w.err == nil {
 		w.err = w.bw.WriteByte('\n')
@@ -184,8 +182,8 @@ func copyEntries(w *IntervalWriter, r io.Reader) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxIntervalLine)
 	for sc.Scan() {
-		if line := sc.Text(); strings.HasPrefix(line, "Tag=") {
-			w.WriteInterval(&Interval{line: line})
+		if line := sc.Bytes(); bytes.HasPrefix(line, []byte("Tag=")) {
+			w.writeLine(line)
 		}
 	}
 	return sc.Err()
@@ -202,20 +200,34 @@ const maxIntervalLine = 4 << 20
 // interval of one second, tagged with a step, holding a histogram of the
 // geometry of reports.NewSeriesHistogram.
 func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
+	var buckets []reports.Bucket
+	return scanIntervals(r, name, &buckets, func(iv *Interval) error {
+		err := fn(iv)
+		buckets = buckets[:0]
+		return err
+	})
+}
+
+// scanIntervals is ReadIntervals appending each interval's buckets to
+// *buckets (iv.Buckets is what it appended), so a caller can keep them
+// without copying.
+func scanIntervals(r io.Reader, name string, buckets *[]reports.Bucket, fn func(*Interval) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), maxIntervalLine)
-	want := geometryOf(reports.NewSeriesHistogram())
-	var d histDecoder
+	p := intervalParser{want: geometryOf(reports.NewSeriesHistogram()), tags: make(map[string][2]string)}
+	var iv Interval
 	for line := 1; sc.Scan(); line++ {
-		text := sc.Text()
-		if text == "" || text[0] == '#' || strings.HasPrefix(text, `"StartTimestamp"`) {
+		text := sc.Bytes()
+		if len(text) == 0 || text[0] == '#' || bytes.HasPrefix(text, []byte(`"StartTimestamp"`)) {
 			continue
 		}
-		iv, err := parseInterval(text, &d, want)
-		if err != nil {
+		lo := len(*buckets)
+		var err error
+		if *buckets, err = p.parse(text, &iv, *buckets); err != nil {
 			return &resultsfile.LineError{File: name, Line: line, Err: err}
 		}
-		if err := fn(iv); err != nil {
+		iv.Buckets = (*buckets)[lo:]
+		if err := fn(&iv); err != nil {
 			return &resultsfile.LineError{File: name, Line: line, Err: err}
 		}
 	}
@@ -225,37 +237,59 @@ func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
 	return nil
 }
 
-func parseInterval(text string, d *histDecoder, want geometry) (*Interval, error) {
-	rest, ok := strings.CutPrefix(text, "Tag=")
-	if !ok {
-		return nil, errors.New("interval without a Tag=JOURNEY/STEP")
-	}
-	fields := strings.SplitN(rest, ",", 5)
-	if len(fields) != 5 {
-		return nil, errors.New("want Tag=JOURNEY/STEP,START,LENGTH,MAX,HISTOGRAM")
-	}
-	iv := &Interval{}
-	j, s, ok := strings.Cut(fields[0], "/")
-	var ej, es error
-	iv.Journey, ej = url.QueryUnescape(j)
-	iv.Step, es = url.QueryUnescape(s)
-	if !ok || strings.Contains(s, "/") || ej != nil || es != nil {
-		return nil, fmt.Errorf("tag %q: want JOURNEY/STEP, each part query-escaped", fields[0])
-	}
-	start, err := strconv.ParseFloat(fields[1], 64)
-	if err != nil || start < 0 || start > 1<<40 || start != math.Trunc(start) {
-		return nil, fmt.Errorf("start %q: want whole seconds since the epoch", fields[1])
-	}
-	if l, err := strconv.ParseFloat(fields[2], 64); err != nil || l != 1 {
-		return nil, fmt.Errorf("length %q: want 1 second", fields[2])
-	}
-	if _, err := strconv.ParseFloat(fields[3], 64); err != nil {
-		return nil, fmt.Errorf("max %q: not a number", fields[3])
-	}
-	buckets, err := d.decode(fields[4], want)
-	if err != nil {
-		return nil, err
-	}
-	iv.Sec, iv.Buckets, iv.line = int64(start), buckets, text
-	return iv, nil
+// intervalParser reads interval-log lines, reusing its decoder and the
+// steps' names from one line to the next.
+type intervalParser struct {
+	d    histDecoder
+	want geometry
+	tags map[string][2]string // tag as written: journey and step
 }
+
+// parse reads one entry into iv, appending its buckets to buckets.
+func (p *intervalParser) parse(text []byte, iv *Interval, buckets []reports.Bucket) ([]reports.Bucket, error) {
+	rest, ok := bytes.CutPrefix(text, []byte("Tag="))
+	if !ok {
+		return buckets, errors.New("interval without a Tag=JOURNEY/STEP")
+	}
+	var fields [5][]byte
+	for i := range 4 {
+		f, more, ok := bytes.Cut(rest, []byte(","))
+		if !ok {
+			return buckets, errors.New("want Tag=JOURNEY/STEP,START,LENGTH,MAX,HISTOGRAM")
+		}
+		fields[i], rest = f, more
+	}
+	fields[4] = rest
+	names, ok := p.tags[string(fields[0])]
+	if !ok {
+		j, s, ok := strings.Cut(string(fields[0]), "/")
+		var ej, es error
+		names[0], ej = url.QueryUnescape(j)
+		names[1], es = url.QueryUnescape(s)
+		if !ok || strings.Contains(s, "/") || ej != nil || es != nil {
+			return buckets, fmt.Errorf("tag %q: want JOURNEY/STEP, each part query-escaped", fields[0])
+		}
+		if len(p.tags) < maxTags {
+			p.tags[string(fields[0])] = names
+		}
+	}
+	start, err := strconv.ParseFloat(string(fields[1]), 64)
+	if err != nil || start < 0 || start > 1<<40 || start != math.Trunc(start) {
+		return buckets, fmt.Errorf("start %q: want whole seconds since the epoch", fields[1])
+	}
+	if l, err := strconv.ParseFloat(string(fields[2]), 64); err != nil || l != 1 {
+		return buckets, fmt.Errorf("length %q: want 1 second", fields[2])
+	}
+	if _, err := strconv.ParseFloat(string(fields[3]), 64); err != nil {
+		return buckets, fmt.Errorf("max %q: not a number", fields[3])
+	}
+	buckets, err = p.d.decode(fields[4], p.want, buckets)
+	if err != nil {
+		return buckets, err
+	}
+	iv.Journey, iv.Step, iv.Sec = names[0], names[1], int64(start)
+	return buckets, nil
+}
+
+// maxTags bounds the steps' names a parser remembers.
+const maxTags = 4096

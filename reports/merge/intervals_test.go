@@ -76,7 +76,6 @@ func FuzzReadIntervals(f *testing.F) {
 		if err := ReadIntervals(bytes.NewReader(data), "f.hlog", func(iv *Interval) error {
 			c := *iv
 			c.Buckets = slices.Clone(iv.Buckets)
-			c.line = "" // write it back through the encoder
 			first = append(first, &c)
 			return nil
 		}); err != nil {
@@ -134,6 +133,7 @@ func FuzzDecodeCounters(f *testing.F) {
 			t.Fatalf("round trip changed the counters:\n%s\n%s", enc, enc2)
 		}
 		if acc, err := reports.RestoreAccumulator(c.Tally); err == nil {
+			_ = acc.CompleteLatencies() // whatever the series, no panic
 			acc.Summary(c.meta())
 		}
 	})

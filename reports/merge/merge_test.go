@@ -219,6 +219,20 @@ func TestLoadRefusesInputsThatDisagree(t *testing.T) {
 			lines := strings.SplitAfter(string(b), "\n")
 			os.WriteFile(p, []byte(strings.Join(lines[:len(lines)/2], "")), 0o644)
 		}, "for 199 requests sent"},
+		{"latencies a second late", func(dir string) {
+			// Every step's total still matches its counters; its seconds do not.
+			p := filepath.Join(dir, IntervalsFile)
+			b, _ := os.ReadFile(p)
+			for sec := t0.Unix() + 60; sec >= t0.Unix(); sec-- {
+				b = bytes.ReplaceAll(b, fmt.Appendf(nil, ",%d.000000,", sec), fmt.Appendf(nil, ",%d.000000,", sec+1))
+			}
+			os.WriteFile(p, b, 0o644)
+		}, "latencies for"},
+		{"a step the counters lack", func(dir string) {
+			p := filepath.Join(dir, IntervalsFile)
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, bytes.Replace(b, []byte("Tag=enroll/login,"), []byte("Tag=enroll/logout,"), 1), 0o644)
+		}, `latencies of step "enroll/logout", which its counters.json does not count`},
 		{"unknown counters field", func(dir string) {
 			p := filepath.Join(dir, CountersFile)
 			b, _ := os.ReadFile(p)

@@ -215,24 +215,26 @@ func decodeLog(s *stream, c *Counters, done <-chan struct{}) {
 	defer f.Close()
 	got := make(map[[2]string]int64)
 	b := fresh()
+	arena := b.buckets // b's buckets, as scanIntervals appends to them
 	stop := errors.New("stopped")
-	err = ReadIntervals(f, s.path, func(iv *Interval) error {
-		lo := len(b.buckets)
-		b.buckets = append(b.buckets, iv.Buckets...)
-		b.entries = append(b.entries, entry{iv.Journey, iv.Step, iv.Sec, lo, len(b.buckets)})
+	err = scanIntervals(f, s.path, &arena, func(iv *Interval) error {
+		b.entries = append(b.entries, entry{iv.Journey, iv.Step, iv.Sec, len(arena) - len(iv.Buckets), len(arena)})
 		var n int64
 		for _, bk := range iv.Buckets {
 			n += bk.Count
 		}
 		got[[2]string{iv.Journey, iv.Step}] += n
 		if len(b.entries) == batchEntries {
+			b.buckets = arena
 			if !send(b) {
 				return stop
 			}
 			b = fresh()
+			arena = b.buckets
 		}
 		return nil
 	})
+	b.buckets = arena
 	if err == nil {
 		err = checkStepTotals(s.path, got, c)
 	}
@@ -253,20 +255,27 @@ func decodeLog(s *stream, c *Counters, done <-chan struct{}) {
 // not go with its counters is named before its latencies mix with the
 // other shards'.
 func checkStepTotals(path string, got map[[2]string]int64, c *Counters) error {
+	want := make(map[[2]string]int64, len(c.Tally.Steps))
 	for i := range c.Tally.Steps {
 		st := &c.Tally.Steps[i]
-		var want int64
-		for _, p := range st.Series.Points {
-			want += p.Offered - p.Dropped
-		}
 		k := [2]string{st.Journey, st.Step}
-		if got[k] != want {
-			return fmt.Errorf("%w: %s has %d latencies of step %q for %d requests sent in its %s", ErrBadInput, path, got[k], st.Journey+"/"+st.Step, want, CountersFile)
+		for _, p := range st.Series.Points {
+			want[k] += p.Offered - p.Dropped
 		}
-		delete(got, k)
+		if _, ok := got[k]; !ok {
+			got[k] = 0
+		}
 	}
 	for k := range got {
-		return fmt.Errorf("%w: %s has latencies of step %q, which its %s does not count", ErrBadInput, path, k[0]+"/"+k[1], CountersFile)
+		if _, ok := want[k]; !ok {
+			return fmt.Errorf("%w: %s has latencies of step %q, which its %s does not count", ErrBadInput, path, k[0]+"/"+k[1], CountersFile)
+		}
+	}
+	for i := range c.Tally.Steps {
+		st := &c.Tally.Steps[i]
+		if k := [2]string{st.Journey, st.Step}; got[k] != want[k] {
+			return fmt.Errorf("%w: %s has %d latencies of step %q for %d requests sent in its %s", ErrBadInput, path, got[k], st.Journey+"/"+st.Step, want[k], CountersFile)
+		}
 	}
 	return nil
 }
