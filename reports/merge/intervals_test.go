@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 	"time"
 
 	"github.com/stampede-load/stampede/reports"
@@ -182,4 +184,51 @@ func mustRead(b *testing.B, path string) []byte {
 		b.Fatal(err)
 	}
 	return data
+}
+
+// TestHdrHistogramReadsTheIntervalLog: HdrHistogram's own log reader reads
+// a run's log, and its intervals hold every timed latency of the run, step
+// by step, in the buckets the run's series put them in.
+func TestHdrHistogramReadsTheIntervalLog(t *testing.T) {
+	rs := synthetic(3000, 12)
+	lr := hdr.NewHistogramLogReader(bytes.NewReader(intervalLog(t, rs)))
+	got := map[string]*hdr.Histogram{}
+	entries := 0
+	for {
+		h, err := lr.NextIntervalHistogram()
+		if err != nil {
+			t.Fatalf("HdrHistogram's log reader, after %d intervals: %v", entries, err)
+		}
+		if h == nil {
+			break
+		}
+		entries++
+		if h.SignificantFigures() != 2 || h.EndTimeMs()-h.StartTimeMs() != 1000 {
+			t.Fatalf("interval %q: %d significant figures over %d ms", h.Tag(), h.SignificantFigures(), h.EndTimeMs()-h.StartTimeMs())
+		}
+		if got[h.Tag()] == nil {
+			got[h.Tag()] = reports.NewSeriesHistogram()
+		}
+		got[h.Tag()].Merge(h)
+	}
+	want := map[string]*hdr.Histogram{}
+	for _, r := range rs {
+		us, timed := reports.HistogramValue(&r)
+		if !timed || r.Intended.IsZero() {
+			continue
+		}
+		tag := r.Journey + "/" + r.Step
+		if want[tag] == nil {
+			want[tag] = reports.NewSeriesHistogram()
+		}
+		_ = want[tag].RecordValue(us)
+	}
+	if len(got) != 2 || entries < 2*15 {
+		t.Fatalf("%d intervals of %d steps, want one per step and second of a 15 s run", entries, len(got))
+	}
+	for tag, w := range want {
+		if g := got[tag]; g == nil || !g.Equals(w) {
+			t.Fatalf("step %s: HdrHistogram reads %v, the run recorded %d latencies", tag, g, w.TotalCount())
+		}
+	}
 }
