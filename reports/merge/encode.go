@@ -56,6 +56,9 @@ func (e *histEncoder) entry(tag string, startSec, lengthSec int64, h *hdr.Packed
 
 	e.packed.Reset()
 	e.packed.Write(make([]byte, 8))
+	// Stored blocks: any zlib reader reads them, and inflating 360,000
+	// small dynamic-Huffman streams was a third of a fleet's merge, for a
+	// log a third smaller.
 	if e.zw == nil {
 		e.zw, _ = zlib.NewWriterLevel(&e.packed, zlib.NoCompression)
 	} else {
