@@ -31,7 +31,14 @@ func newCmdK8s(st *state) *cobra.Command {
 for the run folders, an Indexed Job of N pods (pod i runs 'stampede run --shard-index i
 --shards N' from one shared --start-at; a shard never runs twice) and a collector pod
 to copy the run folders out for 'stampede merge'. Flags after -- go to every shard's
-'stampede run', e.g. -- --rate-scale 10.`,
+'stampede run', e.g. -- --rate-scale 10.
+
+A pod does not fail on the scenario's gates: a shard sees one stripe of the load,
+and a failed pod would mark the Job failed (or, retried, run its stripe twice:
+k6-operator #75). Each shard shows its own gates but exits 0; they are judged
+fleet-wide by 'stampede merge' of the collected run folders, which exits 3 when one
+fails. Only an abort_on_fail gate stops a shard, with exit 3 (never retried:
+backoffLimitPerIndex 0).`,
 		Example: `  stampede k8s launch-day --shards 10 --image registry.example/stampede:1.0 \
       --target http://enrollment.staging.svc:8080 --namespace load -- --rate-scale 10 | kubectl apply -f -`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),

@@ -242,3 +242,14 @@ func TestK8sBadInputExitsTwoWithOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestK8sHelpSaysPodsDoNotFailOnGates: the help says why a shard exits 0
+// on a failed gate, and where the gates are judged instead.
+func TestK8sHelpSaysPodsDoNotFailOnGates(t *testing.T) {
+	code, stdout, _ := cli(t, "k8s", "--help")
+	for _, want := range []string{"A pod does not fail on the scenario's gates", "exits 0", "k6-operator #75", "'stampede merge'", "exits 3"} {
+		if code != exitOK || !strings.Contains(strings.Join(strings.Fields(stdout), " "), want) {
+			t.Fatalf("exit %d; k8s --help lacks %q:\n%s", code, want, stdout)
+		}
+	}
+}

@@ -119,6 +119,12 @@ func TestMergeJudgesGatesOnTheMergedRun(t *testing.T) {
 	// Each shard fails the gate on its own data, yet exits 0: gates are
 	// judged on the merged run.
 	dirs := shardRuns(t, scenarioFile(t, "gated", srv.URL, "gates: [\"p99<1us\"]\n"), 2, exitOK)
+	for _, d := range dirs {
+		s, err := reports.ReadSummary(filepath.Join(d, "summary.json"))
+		if err != nil || s.Passed() || len(s.Gates) != 1 || s.Gates[0].Pass {
+			t.Fatalf("shard %s: its own summary should show its gate failed: %+v, %v", d, s, err)
+		}
+	}
 	code, stdout, stderr := cli(t, append(append([]string{"merge"}, dirs...), "--out", filepath.Join(t.TempDir(), "m"))...)
 	if code != exitGateFailed || !strings.Contains(stdout, "p99<1us") {
 		t.Fatalf("exit %d, want 3 with the gate shown; %s\n%s", code, stderr, stdout)
