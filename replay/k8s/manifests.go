@@ -233,7 +233,7 @@ func ShardDir(name, index string) string { return RunsDir + "/" + name + "/shard
 
 func podSecurity() *corev1.PodSecurityContext {
 	yes := true
-	uid := int64(65532) // distroless's nonroot
+	uid := int64(65532) // the image's user (Dockerfile)
 	return &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &uid, RunAsGroup: &uid, FSGroup: &uid,
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
 }
