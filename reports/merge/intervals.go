@@ -198,7 +198,8 @@ const maxIntervalLine = 4 << 20
 // *resultsfile.LineError ("latency.hlog:12: ...") for a malformed line.
 // Comments and the legend are skipped; every other line must be an
 // interval of one second, tagged with a step, holding a histogram of the
-// geometry of reports.NewSeriesHistogram.
+// geometry of reports.NewSeriesHistogram. fn must not keep the Interval,
+// which the next entry reuses, nor its Buckets.
 func ReadIntervals(r io.Reader, name string, fn func(*Interval) error) error {
 	var buckets []reports.Bucket
 	return scanIntervals(r, name, &buckets, func(iv *Interval) error {
