@@ -350,47 +350,25 @@ func (s *search) watchStations(ctx context.Context) func() []reports.StationPoin
 // finish analyses the steps, builds the summary of all their results and
 // writes saturation.json and summary.json.
 func (s *search) finish(stopped string) (*SaturateOutcome, error) {
-	sc := s.o.Run.Scenario
-	rep := &reports.SaturationReport{
-		Scenario:      sc.Name,
-		Target:        s.o.Run.Target,
-		StartedAt:     s.start.UTC(),
-		SLO:           s.crit.SLO.String(),
-		MinGoodput:    reports.DefaultMinGoodput,
-		StartRate:     float64(s.o.Start),
-		StepRate:      float64(s.o.Step),
-		MaxRate:       float64(s.o.Max),
-		StepDurationS: s.o.StepDuration.Seconds(),
-		Refine:        s.o.Refine,
-		Steps:         s.search.Points(),
-		Saturation:    reports.AnalyzeSaturation(s.search.Points(), s.crit),
-		Stopped:       stopped,
-		Interrupted:   s.interrupted,
-
+	rep, sum := s.search.Finish(s.all, reports.SearchRecord{
+		Scenario:       s.o.Run.Scenario.Name,
+		Source:         "replay",
+		Target:         s.o.Run.Target,
+		StartedAt:      s.start.UTC(),
+		Criteria:       s.crit,
+		Start:          float64(s.o.Start),
+		Step:           float64(s.o.Step),
+		Max:            float64(s.o.Max),
+		StepDuration:   s.o.StepDuration,
+		Refine:         s.o.Refine,
+		StepsRun:       len(s.dirs),
+		Stopped:        stopped,
+		Interrupted:    s.interrupted,
 		GeneratorLimit: s.genLimit,
-	}
-	if s.o.MinGoodput > 0 {
-		rep.MinGoodput = s.o.MinGoodput
-	}
-	if rep.Steps == nil {
-		rep.Steps = []reports.StepPoint{}
-	}
-
-	sum := s.all.Summary(reports.SummaryMeta{
-		Scenario:    sc.Name,
-		Source:      "replay",
-		Interrupted: s.interrupted,
-		Duration:    time.Duration(len(s.dirs)) * s.o.StepDuration,
-		SLO:         s.crit.SLO,
-		TimeScale:   s.o.Run.Info.TimeScale,
-		RateScale:   s.o.Run.Info.RateScale,
+		TimeScale:      s.o.Run.Info.TimeScale,
+		RateScale:      s.o.Run.Info.RateScale,
+		Gates:          s.o.Gates,
 	})
-	reports.SetStepOnsets(sum, s.search.Points())
-	sum.Saturation = rep.Saturation
-	sum.Metastability = nil // separate runs at fixed rates: there is no decline to recover in
-	if len(s.o.Gates) > 0 {
-		sum.Gates = s.all.JudgeGates(sum, s.o.Gates)
-	}
 	sum.Generator = s.generator
 	reports.Sinks(s.o.Run.Sinks).NoteSummary(sum)
 

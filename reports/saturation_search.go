@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"time"
 )
 
 // DefaultRefineSteps is how many bisection steps a saturation search runs
@@ -141,3 +142,76 @@ func (s *Search) Points() []StepPoint { return s.points }
 // Stopped says why the ramp stopped: saturation confirmed, or the plan's
 // end; "" while it climbs.
 func (s *Search) Stopped() string { return s.stopped }
+
+// SearchRecord is what a saturation search's engine knows besides its
+// steps, for its record (Search.Finish).
+type SearchRecord struct {
+	Scenario  string
+	Source    string // "replay" or "sim", as in summary.json
+	Target    string
+	StartedAt time.Time // zero for a simulated search
+	Criteria  Criteria
+	// Start, Step and Max are the plan's rates, journeys per second (Max
+	// 0 for an open plan), as --start, --step and --max gave them.
+	Start, Step, Max float64
+	StepDuration     time.Duration
+	Refine           bool
+	StepsRun         int // steps that ran, an interrupted one included
+	// Stopped is why the search ended; "" takes the search's own reason
+	// (Search.Stopped).
+	Stopped        string
+	Interrupted    bool
+	GeneratorLimit string
+	TimeScale      float64
+	RateScale      float64
+	Gates          []Gate // judged over the whole search
+}
+
+// Finish analyses the search's points and builds its record
+// (saturation.json) and the summary of every step's results, which all
+// accumulated: with the saturation, each error mode dated by the lowest
+// step it occurred in (SetStepOnsets), no metastability (the steps are
+// separate runs at fixed rates: there is no decline to recover in) and
+// the gates judged. Both engines finish a search with it.
+func (s *Search) Finish(all *Accumulator, r SearchRecord) (*SaturationReport, *Summary) {
+	stopped := r.Stopped
+	if stopped == "" {
+		stopped = s.Stopped()
+	}
+	rep := &SaturationReport{
+		Scenario:       r.Scenario,
+		Target:         r.Target,
+		StartedAt:      r.StartedAt,
+		SLO:            r.Criteria.SLO.String(),
+		MinGoodput:     r.Criteria.minGoodput(),
+		StartRate:      r.Start,
+		StepRate:       r.Step,
+		MaxRate:        r.Max,
+		StepDurationS:  r.StepDuration.Seconds(),
+		Refine:         r.Refine,
+		Steps:          s.Points(),
+		Saturation:     AnalyzeSaturation(s.Points(), r.Criteria),
+		Stopped:        stopped,
+		Interrupted:    r.Interrupted,
+		GeneratorLimit: r.GeneratorLimit,
+	}
+	if rep.Steps == nil {
+		rep.Steps = []StepPoint{}
+	}
+	sum := all.Summary(SummaryMeta{
+		Scenario:    r.Scenario,
+		Source:      r.Source,
+		Interrupted: r.Interrupted,
+		Duration:    time.Duration(r.StepsRun) * r.StepDuration,
+		SLO:         r.Criteria.SLO,
+		TimeScale:   r.TimeScale,
+		RateScale:   r.RateScale,
+	})
+	SetStepOnsets(sum, s.Points())
+	sum.Saturation = rep.Saturation
+	sum.Metastability = nil
+	if len(r.Gates) > 0 {
+		sum.Gates = all.JudgeGates(sum, r.Gates)
+	}
+	return rep, sum
+}

@@ -47,8 +47,12 @@ func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
 				s.FirstFailure.Round(100*time.Millisecond), s.Servers, s.Shed)
 			continue
 		}
-		fmt.Fprintf(&b, "  +%-8s %-8s %d servers (busy %.0f%% of the run): %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack, mostly there), %d shed by the stack (bulkhead full, circuit open)\n",
-			s.FirstFailure.Round(100*time.Millisecond), s.Name, s.Servers, 100*s.Utilisation, s.Full, s.TimedOut, s.Cancelled, s.Shed)
+		down := ""
+		if s.Down > 0 {
+			down = fmt.Sprintf(", %d refused while down (outage)", s.Down)
+		}
+		fmt.Fprintf(&b, "  +%-8s %-8s %d servers (busy %.0f%% of the run): %d turned away (queue full), %d waited out the max wait, %d timed out (given up by the stack, mostly there), %d shed by the stack (bulkhead full, circuit open)%s\n",
+			s.FirstFailure.Round(100*time.Millisecond), s.Name, s.Servers, 100*s.Utilisation, s.Full, s.TimedOut, s.Cancelled, s.Shed, down)
 	}
 	sum := out.Summary
 	b.WriteString("How it failed (first error modes):\n")

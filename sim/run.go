@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/stampede-load/stampede/internal/yamlconf"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/scenarios"
 )
@@ -42,16 +43,19 @@ type Outcome struct {
 // away or let one wait out its max wait (its saturation), and its peaks.
 type StationReport struct {
 	Name         string
+	Kind         string // the station's kind; "" for the stack's own admission limit and pool
 	Servers      int
 	Arrivals     int64
 	Full         int64         // turned away: queue full
 	TimedOut     int64         // waited out the max wait
+	Down         int64         // refused while the station was down (a scenario outage)
 	Cancelled    int64         // given up by the caller (the stack's call timeout)
 	Shed         int64         // refused by the stack before reaching the station: bulkhead full, circuit open
 	FirstFailure time.Duration // first visit turned away, timed out in the queue or given up; -1 when none
 	FirstWait    time.Duration // first visit that found every server busy and waited; -1 when none
 	PeakQueue    int
-	Utilisation  float64 // busy server-seconds over servers × the run's span
+	Busy         float64 // server-seconds its servers were busy
+	Utilisation  float64 // Busy over servers × the run's span
 }
 
 // LaunchDay is the virtual start of a simulation: 8 December 2020, 08:00
@@ -162,8 +166,6 @@ type downstream struct {
 	stats   StationReport
 	// bankTimeout is the IBAN service's wait for a bank.
 	bankTimeout *Delay
-	busyInt     float64 // ∫ busy dt, server-seconds
-	lastAt      time.Duration
 }
 
 func newRun(o Options) (*run, error) {
@@ -178,7 +180,7 @@ func newRun(o Options) (*run, error) {
 		h.Write([]byte(spec.Name))
 		svc := spec.Service
 		d := &downstream{spec: spec, st: NewStation(&r.e, spec.Name, spec.Servers, spec.Queue, spec.MaxWait, &svc, rand.NewPCG(o.Seed, h.Sum64()))}
-		d.stats = StationReport{Name: spec.Name, Servers: spec.Servers, FirstFailure: -1, FirstWait: -1}
+		d.stats = StationReport{Name: spec.Name, Kind: spec.Kind, Servers: spec.Servers, FirstFailure: -1, FirstWait: -1}
 		if b := r.m.Stack.Breaker; b != nil && spec.Kind != KindDB {
 			d.breaker = &breaker{policy: *b}
 		}
@@ -200,6 +202,14 @@ func newRun(o Options) (*run, error) {
 				r.dbWrite = d.st
 			}
 		}
+	}
+	for _, o := range r.sc.Outages {
+		d := r.stations[o.Station]
+		if d == nil || d.spec.Kind == KindDB {
+			return nil, &modelError{fmt.Sprintf("%s:%d: outage: model %s has no bank mock station %q%s", r.sc.Source, o.Line, r.m.Name,
+				o.Station, yamlconf.Suggest(o.Station, r.m.stationNames()))}
+		}
+		d.st.AddOutage(Outage{From: o.Start, To: o.Start + o.Duration})
 	}
 	if n := len(r.bankCum); n > 0 && r.bankCum[n-1] == 0 {
 		for i := range r.bankCum {
@@ -380,25 +390,18 @@ func (r *run) report() []StationReport {
 	}
 	span := r.e.Now().Seconds()
 	for _, d := range r.order {
-		d.account(r.e.Now())
 		s := d.stats
+		s.Busy = d.st.BusyTime(r.e.Now())
 		if span > 0 {
-			s.Utilisation = d.busyInt / (float64(s.Servers) * span)
+			s.Utilisation = s.Busy / (float64(s.Servers) * span)
 		}
 		out = append(out, s)
 	}
 	return out
 }
 
-// account integrates the station's busy servers up to now.
-func (d *downstream) account(now time.Duration) {
-	d.busyInt += float64(d.st.Busy()) * (now - d.lastAt).Seconds()
-	d.lastAt = now
-}
-
 // arrive brings a visit to the station, keeping its statistics.
 func (d *downstream) arrive(v *Visit, now time.Duration) {
-	d.account(now)
 	d.stats.Arrivals++
 	before := d.st.Waiting()
 	d.st.Arrive(v)
@@ -411,9 +414,12 @@ func (d *downstream) arrive(v *Visit, now time.Duration) {
 }
 
 func (d *downstream) refused(verdict Verdict, now time.Duration) {
-	if verdict == QueueFull {
+	switch verdict {
+	case QueueFull:
 		d.stats.Full++
-	} else {
+	case Down:
+		d.stats.Down++
+	default:
 		d.stats.TimedOut++
 	}
 	d.failedAt(now)

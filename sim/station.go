@@ -22,8 +22,11 @@ type Station struct {
 	svc     sampler
 	timed   bool // draws service times
 	busy    int
-	waiting int     // live visits in the queue
-	ring    []entry // FIFO with stale entries skipped on the way out
+	busyInt float64       // ∫ busy dt up to busyAt, server-seconds
+	busyAt  time.Duration // when busy last changed
+	waiting int           // live visits in the queue
+	outages []Outage      // when the station is down
+	ring    []entry       // FIFO with stale entries skipped on the way out
 	head    int
 	n       int // entries in ring, stale included
 }
@@ -42,6 +45,18 @@ func NewStation(e *Engine, name string, servers, queue int, maxWait time.Duratio
 // Busy returns the servers in use.
 func (s *Station) Busy() int { return s.busy }
 
+// BusyTime returns the server-seconds the station's servers have been
+// busy up to now.
+func (s *Station) BusyTime(now time.Duration) float64 {
+	return s.busyInt + float64(s.busy)*(now-s.busyAt).Seconds()
+}
+
+// account integrates the busy servers up to now, before busy changes.
+func (s *Station) account(now time.Duration) {
+	s.busyInt = s.BusyTime(now)
+	s.busyAt = now
+}
+
 // Waiting returns the visits in the queue.
 func (s *Station) Waiting() int { return s.waiting }
 
@@ -53,7 +68,26 @@ const (
 	Served       Verdict = iota // got a server and, if timed, its service
 	QueueFull                   // every server busy and the queue full on arrival
 	QueueTimeout                // waited MaxWait without a server
+	Down                        // the station was down (an outage) and refused it on arrival
 )
+
+// Outage is a window of virtual time, [From, To), in which a station is
+// down: it refuses every visit on arrival without queueing it, as a bank
+// mock's outage fault does.
+type Outage struct{ From, To time.Duration }
+
+// AddOutage takes the station down for o.
+func (s *Station) AddOutage(o Outage) { s.outages = append(s.outages, o) }
+
+// down reports whether the station is down at now.
+func (s *Station) down(now time.Duration) bool {
+	for _, o := range s.outages {
+		if now >= o.From && now < o.To {
+			return true
+		}
+	}
+	return false
+}
 
 // Client is told how its visits end. Done is called once per visit that
 // was not cancelled: from inside Arrive for a visit refused or served at
@@ -107,6 +141,11 @@ func (v *Visit) Wait() time.Duration { return v.Started - v.Arrived }
 func (s *Station) Arrive(v *Visit) {
 	now := s.e.now
 	v.st, v.Arrived, v.gen = s, now, v.gen+1
+	if len(s.outages) > 0 && s.down(now) {
+		v.state = idle
+		v.Client.Done(v, now, Down)
+		return
+	}
 	if s.busy < s.Servers && s.waiting == 0 {
 		s.grant(v, now)
 		return
@@ -125,6 +164,7 @@ func (s *Station) Arrive(v *Visit) {
 }
 
 func (s *Station) grant(v *Visit, now time.Duration) {
+	s.account(now)
 	s.busy++
 	v.state, v.Started = serving, now
 	if s.timed {
@@ -188,6 +228,7 @@ type entry struct {
 
 // free gives a server back and hands it to the head of the queue.
 func (s *Station) free(now time.Duration) {
+	s.account(now)
 	s.busy--
 	for s.busy < s.Servers && s.waiting > 0 {
 		v := s.pop()

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -57,6 +58,11 @@ func calibrateRun(st *state, dir string, o *calibrateOptions) error {
 		return fmt.Errorf("%w: --min-samples %d must be at least 2", errUsage, o.minSamples)
 	}
 	info, err := replay.ReadRunInfo(dir)
+	if first, _ := filepath.Glob(filepath.Join(dir, "step-01-*", replay.RunInfoFile)); err != nil && len(first) == 1 {
+		// A saturation search's folder: its steps share the scenario,
+		// scales and stack profile.
+		info, err = replay.ReadRunInfo(filepath.Dir(first[0]))
+	}
 	if err != nil {
 		return err
 	}

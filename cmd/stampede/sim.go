@@ -35,7 +35,7 @@ func newCmdSim(st *state) *cobra.Command {
 	f.StringVar(&o.Profile, "profile", "naive", "stack profile: naive or hardened")
 	f.StringVar(&o.BanksFile, "banks", "", "banks file (default: the default banks)")
 	f.Float64Var(&o.CapacityScale, "capacity-scale", 1, "shrink capacity as the embedded stack does at this --rate-scale")
-	cmd.AddCommand(model, newCmdSimCompare(st))
+	cmd.AddCommand(model, newCmdSimCompare(st), newCmdSimSaturate(st))
 	return cmd
 }
 

@@ -90,9 +90,6 @@ func (o *simulateOptions) prepare(timeSet, rateSet bool) (*scenarios.Scenario, *
 	if err != nil {
 		return nil, nil, err
 	}
-	if len(sc.Outages) > 0 {
-		return nil, nil, fmt.Errorf("%w: scenario %s injects outages, which the simulator does not model yet", errUsage, sc.Name)
-	}
 	// The simulator is the target: real scale unless --as-embedded asks
 	// for the scales a replay on the embedded stack uses.
 	ov := scenarios.Overrides{Target: simTarget, Duration: o.duration}

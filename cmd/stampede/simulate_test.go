@@ -27,7 +27,7 @@ func TestSimulateBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"NaN rate scale", []string{"simulate", "ci-smoke", "--rate-scale", "NaN"}, "--rate-scale NaN"},
 		{"negative duration", []string{"simulate", "ci-smoke", "--duration", "-1s"}, "--duration"},
 		{"missing banks file", []string{"simulate", "ci-smoke", "--banks", filepath.Join(empty, "nope.yaml")}, "nope.yaml"},
-		{"outages", []string{"simulate", "bank-outage"}, "outages"},
+		{"outage at a station the model lacks", []string{"simulate", outageAt(t, "nexy")}, `outage.yaml:12: outage: model naive has no bank mock station "nexy" (did you mean "nexi"?)`},
 		{"compare without a run", []string{"sim", "compare", empty}, empty},
 		{"model of an unknown profile", []string{"sim", "model", "--profile", "brittle"}, "brittle"},
 		{"missing model file", []string{"simulate", "ci-smoke", "--model", filepath.Join(empty, "m.yaml")}, "m.yaml"},
@@ -45,6 +45,20 @@ func TestSimulateBadInputExitsTwoWithOneLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// outageAt writes testdata/outage.yaml with its outage at station.
+func outageAt(t *testing.T, station string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "outage.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "outage.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), "{station: nexi,", "{station: "+station+",", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestSimulateWritesASimSummary(t *testing.T) {
