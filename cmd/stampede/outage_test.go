@@ -41,7 +41,7 @@ func TestSimulatedOutageIsTheReplayed(t *testing.T) {
 		return out
 	}
 	want := map[mode]string{
-		{"http 503 CARD_SAVE_FAILED", "nexi"}:      "Si è verificato un errore temporaneo nel salvataggio di questa carta",
+		{"http 503 CARD_SAVE_FAILED", "nexi"}:       "Si è verificato un errore temporaneo nel salvataggio di questa carta",
 		{"http 502 BANCOMAT_SEARCH_FAILED", "nexi"}: "Non siamo riusciti a recuperare la tua carta PagoBancomat",
 	}
 	m, s := errorsOf(measured), errorsOf(simulated)
