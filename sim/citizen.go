@@ -60,8 +60,8 @@ func (c *citizen) next() {
 	c.gen++
 	c.armed = false
 	at := a.Due.Sub(c.r.o.Start)
-	if r := c.r; r.overhead != nil && r.m.Stack.Admission == 0 {
-		// With no admission limit to pass first, the stack's own time
+	if r := c.r; r.overhead != nil && r.m.Stack.Workers == 0 {
+		// With no worker limit to pass first, the stack's own time
 		// can be drawn now: the request reaches its route that much
 		// after it was due, one event instead of two.
 		c.overheadDone = true
@@ -116,7 +116,7 @@ func (c *citizen) send(now time.Duration) {
 	if now >= c.deadline {
 		c.arm()
 	}
-	if adm := r.m.Stack.Admission; adm > 0 {
+	if adm := r.m.Stack.Workers; adm > 0 {
 		if r.inFlight >= adm {
 			if r.admission.Shed++; r.admission.FirstFailure < 0 {
 				r.admission.FirstFailure = now

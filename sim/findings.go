@@ -43,7 +43,7 @@ func WriteFindings(w io.Writer, out *Outcome, sc Scales) error {
 			break
 		}
 		if s.Name == "stack" {
-			fmt.Fprintf(&b, "  +%-8s stack    admission limit of %d requests at once: %d shed (503 OVERLOADED)\n",
+			fmt.Fprintf(&b, "  +%-8s stack    %d workers, every one busy: %d requests shed by its admission control (503 OVERLOADED)\n",
 				s.FirstFailure.Round(100*time.Millisecond), s.Servers, s.Shed)
 			continue
 		}

@@ -71,9 +71,12 @@ type Stack struct {
 	// at the first failure (naive); otherwise they are called at once and
 	// the search fails only when every one failed (partial results).
 	Sequential bool
-	// Admission is the limit of requests handled at once before the stack
-	// sheds with 503 OVERLOADED via stack; 0 for none.
-	Admission int
+	// Workers is how many API requests the stack works on at once, each
+	// holding a worker from admission to its answer (the reference stack's
+	// MaxInFlight); a request over it is shed at once with 503 OVERLOADED
+	// via stack, the hardened stack's admission control. 0 for no limit:
+	// the naive stack serves every request on its own goroutine.
+	Workers int
 	// Pool is a connection pool to the bank host shared by every
 	// downstream, waited for without bound but the call timeout; 0 for
 	// none.
@@ -220,8 +223,8 @@ func (m *Model) Validate() error {
 	if k.CallTimeout <= 0 || k.DBTimeout <= 0 {
 		bad("stack: call timeout %s and database timeout %s must be positive", k.CallTimeout, k.DBTimeout)
 	}
-	if k.Admission < 0 || k.Pool < 0 || k.Bulkhead < 0 {
-		bad("stack: admission, pool and bulkhead must not be negative")
+	if k.Workers < 0 || k.Pool < 0 || k.Bulkhead < 0 {
+		bad("stack: workers, pool and bulkhead must not be negative")
 	}
 	if k.Retry && k.RetryBackoff <= 0 {
 		bad("stack: retry backoff %s must be positive", k.RetryBackoff)
@@ -308,8 +311,8 @@ func (m *Model) Write(w io.Writer) error {
 	if k.Sequential {
 		fanOut = "sequential"
 	}
-	fmt.Fprintf(&b, "stack:\n  fan_out: %s\n  admission: %d\n  pool: %d\n  bulkhead: %d\n  call_timeout: %s\n  db_timeout: %s\n  card_processor: %q\n",
-		fanOut, k.Admission, k.Pool, k.Bulkhead, k.CallTimeout, k.DBTimeout, k.CardProcessor)
+	fmt.Fprintf(&b, "stack:\n  fan_out: %s\n  workers: %d\n  pool: %d\n  bulkhead: %d\n  call_timeout: %s\n  db_timeout: %s\n  card_processor: %q\n",
+		fanOut, k.Workers, k.Pool, k.Bulkhead, k.CallTimeout, k.DBTimeout, k.CardProcessor)
 	if k.Overhead != nil {
 		fmt.Fprintf(&b, "  overhead: %s\n", k.Overhead.yaml())
 	}

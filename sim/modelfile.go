@@ -118,7 +118,7 @@ func service(d *yamlconf.Decoder, n *yaml.Node, path string) Service {
 }
 
 func stackOf(d *yamlconf.Decoder, n *yaml.Node) Stack {
-	o := d.Object(n, "stack", []string{"fan_out", "admission", "pool", "bulkhead", "call_timeout", "db_timeout",
+	o := d.Object(n, "stack", []string{"fan_out", "workers", "pool", "bulkhead", "call_timeout", "db_timeout",
 		"card_processor", "overhead", "retry_backoff", "breaker"})
 	o.Require("call_timeout", "db_timeout", "card_processor")
 	var k Stack
@@ -128,7 +128,7 @@ func stackOf(d *yamlconf.Decoder, n *yaml.Node) Stack {
 	for _, f := range []struct {
 		key string
 		dst *int
-	}{{"admission", &k.Admission}, {"pool", &k.Pool}, {"bulkhead", &k.Bulkhead}} {
+	}{{"workers", &k.Workers}, {"pool", &k.Pool}, {"bulkhead", &k.Bulkhead}} {
 		if v, ok := o.Int(f.key, 0, 10_000_000); ok {
 			*f.dst = int(v)
 		}

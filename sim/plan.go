@@ -80,7 +80,7 @@ type Plan struct {
 
 // PlanCapacity finds the configurations of o.Vary's parameters that hold
 // o.SLO through the whole scenario, cheapest first. It takes the stack to
-// be monotone in every parameter (more servers, admission or queue never
+// be monotone in every parameter (more servers, workers or queue never
 // make it fail the SLO where fewer held) and so searches the minimal
 // frontier instead of the grid: for each combination of all but the last
 // parameter, a binary search over the last one, bounded by configurations

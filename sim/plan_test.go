@@ -20,7 +20,7 @@ func TestParseVary(t *testing.T) {
 		want Vary
 	}{
 		{"stations.nexi.servers=8..64", Vary{Param: "stations.nexi.servers", From: 8, To: 64, Step: 1}},
-		{" stack.admission = 16..256:16 ", Vary{Param: "stack.admission", From: 16, To: 256, Step: 16}},
+		{" stack.workers = 16..256:16 ", Vary{Param: "stack.workers", From: 16, To: 256, Step: 16}},
 		{"stack.pool=5..5", Vary{Param: "stack.pool", From: 5, To: 5, Step: 1}},
 	} {
 		got, err := ParseVary(c.in)
@@ -49,7 +49,7 @@ func TestVaryNamesTheModelsParameters(t *testing.T) {
 	if err := v.Set(m, 9); err != nil || m.Station("nexi").Servers != 9 {
 		t.Fatalf("set: %v, servers %d", err, m.Station("nexi").Servers)
 	}
-	for _, p := range []string{"stack.admission", "stack.pool", "stack.bulkhead", "stations.iban.queue"} {
+	for _, p := range []string{"stack.workers", "stack.pool", "stack.bulkhead", "stations.iban.queue"} {
 		if err := (Vary{Param: p}).Check(m); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
@@ -58,7 +58,7 @@ func TestVaryNamesTheModelsParameters(t *testing.T) {
 	if !errors.Is(err, ErrInvalidModel) || !strings.Contains(err.Error(), "did you mean \"stations.nexi.servers\"?") {
 		t.Fatalf("unknown station: %v", err)
 	}
-	for _, p := range []string{"stack.workers", "stations.nexi.weight", "nexi", "stations..servers"} {
+	for _, p := range []string{"stack.threads", "stations.nexi.weight", "nexi", "stations..servers"} {
 		if err := (Vary{Param: p}).Check(m); !errors.Is(err, ErrInvalidModel) {
 			t.Errorf("%s: %v, want ErrInvalidModel", p, err)
 		}
@@ -66,7 +66,7 @@ func TestVaryNamesTheModelsParameters(t *testing.T) {
 }
 
 func FuzzParseVary(f *testing.F) {
-	for _, s := range []string{"stations.nexi.servers=8..64", "stack.admission=16..256:16", "x=1..1", "x=3..2", "=..", "a=1..2:3:4"} {
+	for _, s := range []string{"stations.nexi.servers=8..64", "stack.workers=16..256:16", "x=1..1", "x=3..2", "=..", "a=1..2:3:4"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -100,7 +100,7 @@ func staircase(vary []Vary, calls *atomic.Int64) func(context.Context, []int) (*
 }
 
 func TestPlanFindsTheMinimalFrontierWithoutTheGrid(t *testing.T) {
-	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 64, Step: 1}, {Param: "stack.admission", From: 1, To: 256, Step: 1}}
+	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 64, Step: 1}, {Param: "stack.workers", From: 1, To: 256, Step: 1}}
 	// Every minimal configuration of the grid, by brute force.
 	var want [][]int
 	for a := 1; a <= 64; a++ {
@@ -137,7 +137,7 @@ func TestPlanFindsTheMinimalFrontierWithoutTheGrid(t *testing.T) {
 }
 
 func TestPlanStopsWhenTheLargestFails(t *testing.T) {
-	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 5, Step: 1}, {Param: "stack.admission", From: 1, To: 5, Step: 1}}
+	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 5, Step: 1}, {Param: "stack.workers", From: 1, To: 5, Step: 1}}
 	var calls atomic.Int64
 	o := PlanOptions{Scenario: func() (*scenarios.Scenario, error) { return &scenarios.Scenario{}, nil }, Model: tinyModel(),
 		Vary: vary, SLO: reports.SLO{Quantile: 0.99, Latency: time.Second}, Workers: 2}
@@ -149,7 +149,7 @@ func TestPlanStopsWhenTheLargestFails(t *testing.T) {
 		t.Fatalf("holding %v, %d calls, largest %+v", p.Holding, calls.Load(), p.Largest)
 	}
 	var b strings.Builder
-	if err := p.Write(&b); err != nil || !strings.Contains(b.String(), "no configuration in the ranges holds the SLO: the largest (stations.nexi.servers=5, stack.admission=5)") {
+	if err := p.Write(&b); err != nil || !strings.Contains(b.String(), "no configuration in the ranges holds the SLO: the largest (stations.nexi.servers=5, stack.workers=5)") {
 		t.Fatalf("%v\n%s", err, b.String())
 	}
 }
@@ -157,14 +157,14 @@ func TestPlanStopsWhenTheLargestFails(t *testing.T) {
 func TestPlanRefusesBadOptions(t *testing.T) {
 	sc := func() (*scenarios.Scenario, error) { return &scenarios.Scenario{}, nil }
 	slo := reports.SLO{Quantile: 0.99, Latency: time.Second}
-	v := Vary{Param: "stack.admission", From: 1, To: 2, Step: 1}
+	v := Vary{Param: "stack.workers", From: 1, To: 2, Step: 1}
 	for name, o := range map[string]PlanOptions{
 		"twice":         {Scenario: sc, Model: tinyModel(), Vary: []Vary{v, v}, SLO: slo},
-		"unknown":       {Scenario: sc, Model: tinyModel(), Vary: []Vary{{Param: "stack.workers", From: 1, To: 2, Step: 1}}, SLO: slo},
+		"unknown":       {Scenario: sc, Model: tinyModel(), Vary: []Vary{{Param: "stack.threads", From: 1, To: 2, Step: 1}}, SLO: slo},
 		"cost":          {Scenario: sc, Model: tinyModel(), Vary: []Vary{v}, SLO: slo, Cost: map[string]float64{"stack.pool": 2}},
 		"no vary":       {Scenario: sc, Model: tinyModel(), SLO: slo},
 		"no latency":    {Scenario: sc, Model: tinyModel(), Vary: []Vary{v}},
-		"negative cost": {Scenario: sc, Model: tinyModel(), Vary: []Vary{v}, SLO: slo, Cost: map[string]float64{"stack.admission": -1}},
+		"negative cost": {Scenario: sc, Model: tinyModel(), Vary: []Vary{v}, SLO: slo, Cost: map[string]float64{"stack.workers": -1}},
 	} {
 		if _, err := PlanCapacity(context.Background(), o); !errors.Is(err, ErrInvalidModel) {
 			t.Errorf("%s: %v, want ErrInvalidModel", name, err)
@@ -176,7 +176,7 @@ func TestPlanRefusesBadOptions(t *testing.T) {
 // which configurations it probes; with the same workers it is the same
 // plan however the goroutines are scheduled.
 func TestPlanIsTheSameForTheSameWorkers(t *testing.T) {
-	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 40, Step: 1}, {Param: "stack.admission", From: 1, To: 100, Step: 1}}
+	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 40, Step: 1}, {Param: "stack.workers", From: 1, To: 100, Step: 1}}
 	values := [][]int{vary[0].Values(), vary[1].Values()}
 	judge := func(_ context.Context, idx []int) (*Config, error) {
 		a, b := values[0][idx[0]], values[1][idx[1]]

@@ -173,7 +173,7 @@ func newRun(o Options) (*run, error) {
 		rng: rand.New(rand.NewPCG(o.Seed, 0x5eed)), stations: map[string]*downstream{},
 		routes: map[*scenarios.Step]*route{}}
 	r.arrivals.r = r
-	r.admission = StationReport{Name: "stack", Servers: o.Model.Stack.Admission, FirstFailure: -1, FirstWait: -1}
+	r.admission = StationReport{Name: "stack", Servers: o.Model.Stack.Workers, FirstFailure: -1, FirstWait: -1}
 	for i := range r.m.Stations {
 		spec := &r.m.Stations[i]
 		h := fnv.New64a()
@@ -385,7 +385,7 @@ func (r *run) cutOff() {
 
 func (r *run) report() []StationReport {
 	out := make([]StationReport, 0, len(r.order)+1)
-	if r.m.Stack.Admission > 0 {
+	if r.m.Stack.Workers > 0 {
 		out = append(out, r.admission)
 	}
 	span := r.e.Now().Seconds()

@@ -103,7 +103,7 @@ func TestSlowProcessorTimesOut(t *testing.T) {
 // via stack and the route's message.
 func TestAdmissionShedsOverTheLimit(t *testing.T) {
 	m := tinyModel()
-	m.Stack.Admission = 1
+	m.Stack.Workers = 1
 	m.Routes[0].ShedMessage = "busy"
 	m.Stations[0].Service = Service{Distribution: Constant, Value: 80 * time.Millisecond}
 	s, results := simulateTiny(t, oneStep(t, "s"), m)
@@ -146,7 +146,7 @@ func TestFanOutSequentialOrPartial(t *testing.T) {
 // holds the one admission slot 55 ms and every other one is shed.
 func TestOverheadHoldsTheAdmissionSlot(t *testing.T) {
 	m := tinyModel()
-	m.Stack.Admission = 1
+	m.Stack.Workers = 1
 	s, results := simulateTiny(t, oneStep(t, "s"), m)
 	if s.OK != 200 || results[0].Latency != 20*time.Millisecond {
 		t.Fatalf("without overhead: %d ok, latency %s; want 200 and 20ms", s.OK, results[0].Latency)

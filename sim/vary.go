@@ -11,7 +11,7 @@ import (
 // Vary is one dimension of a capacity plan: a model parameter and the
 // whole numbers it may take, From to To in steps of Step.
 type Vary struct {
-	Param    string // e.g. stations.nexi.servers or stack.admission
+	Param    string // e.g. stations.nexi.servers or stack.workers
 	From, To int
 	Step     int // 1 unless the range says otherwise
 }
@@ -20,7 +20,7 @@ type Vary struct {
 const maxVaryValue = 1_000_000
 
 // ParseVary reads "PARAM=FROM..TO" or "PARAM=FROM..TO:STEP", e.g.
-// stations.nexi.servers=8..64 or stack.admission=16..256:16. The range
+// stations.nexi.servers=8..64 or stack.workers=16..256:16. The range
 // must hold at least one value and start at 1 or more (a parameter of 0
 // means "no limit" in a model, which would break the plan's monotonicity).
 // Whether PARAM names something of a model is Vary.Check's to say.
@@ -84,7 +84,7 @@ func (v Vary) Values() []int {
 // vary: counts whose growth never makes the stack slower.
 var (
 	varyStationKeys = []string{"servers", "queue"}
-	varyStackKeys   = []string{"admission", "pool", "bulkhead"}
+	varyStackKeys   = []string{"workers", "pool", "bulkhead"}
 )
 
 // Check reports whether m has the parameter, naming the closest one when
@@ -125,8 +125,8 @@ func (v Vary) target(m *Model) (*int, error) {
 		}
 	case len(parts) == 2 && parts[0] == "stack":
 		switch parts[1] {
-		case "admission":
-			return &m.Stack.Admission, nil
+		case "workers":
+			return &m.Stack.Workers, nil
 		case "pool":
 			return &m.Stack.Pool, nil
 		case "bulkhead":

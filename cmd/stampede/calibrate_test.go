@@ -67,3 +67,35 @@ func TestCalibrateWritesAModelSimulateReads(t *testing.T) {
 		t.Fatalf("too few samples: exit %d: %s", code, stderr)
 	}
 }
+
+// A saturation search's folder has no run.json of its own: calibrate
+// takes its first step's (the steps share scenario, scales and profile).
+func TestCalibrateReadsASaturateFolder(t *testing.T) {
+	dir := t.TempDir()
+	if code, _, stderr := cli(t, "sim", "saturate", "ci-smoke", "--start", "2/s", "--step", "2/s", "--max", "2/s", "--step-duration", "60s",
+		"--out", dir, "--no-report"); code != exitOK {
+		t.Fatalf("sim saturate: exit %d: %s", code, stderr)
+	}
+	step := filepath.Join(dir, "step-01-2")
+	if err := os.Mkdir(step, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	info := `{"scenario":"ci-smoke","source":"stock:ci-smoke","seed":1,"target":"embedded","embedded":"hardened","time_scale":1,"rate_scale":0.5}`
+	if err := os.WriteFile(filepath.Join(step, "run.json"), []byte(info), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	model := filepath.Join(t.TempDir(), "model.yaml")
+	code, stdout, stderr := cli(t, "calibrate", dir, "--out", model, "--min-samples", "50")
+	if code != exitOK || !strings.Contains(stdout, "  nexi       step add-card") {
+		t.Fatalf("exit %d: %s%s", code, stdout, stderr)
+	}
+	m, err := sim.LoadModel(model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The stock model it started from is the step's: hardened, at half
+	// capacity.
+	if m.Stack.Workers != 128 || !strings.HasPrefix(m.Name, "hardened calibrated from ") {
+		t.Fatalf("model %q with %d workers: want the hardened stack at rate scale 0.5 (128)", m.Name, m.Stack.Workers)
+	}
+}

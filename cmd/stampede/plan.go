@@ -38,10 +38,10 @@ share), cheapest first, each with its margin: the smaller relative headroom to t
 latency target and to the error budget. It takes more capacity never to hurt, so it
 searches the minimal frontier (a binary search over the last parameter for each
 combination of the others, skipping configurations already settled) instead of the
-whole grid. A parameter is stations.NAME.servers, stations.NAME.queue, stack.admission,
+whole grid. A parameter is stations.NAME.servers, stations.NAME.queue, stack.workers,
 stack.pool or stack.bulkhead; FROM..TO:STEP takes every STEP-th value (and TO).`,
 		Example: `  stampede plan launch-day --profile hardened --duration 10m --time-scale 10 \
-    --vary stations.nexi.servers=8..64 --vary stack.admission=16..256:16 --slo p99=1s,errors=0.1%`,
+    --vary stations.nexi.servers=8..64 --vary stack.workers=16..256:16 --slo p99=1s,errors=0.1%`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.sim.scenario = args[0]

@@ -23,12 +23,12 @@ func TestPlanBadInputExitsTwoWithOneLine(t *testing.T) {
 		{"empty range", []string{"--vary", "stations.nexi.servers=64..8"}, `--vary "stations.nexi.servers=64..8": the range 64..8 is empty`},
 		{"malformed range", []string{"--vary", "stations.nexi.servers=8-64"}, `--vary "stations.nexi.servers=8-64"`},
 		{"no range", []string{"--vary", "stations.nexi.servers"}, "--vary"},
-		{"zero", []string{"--vary", "stack.admission=0..8"}, "--vary"},
-		{"unknown parameter", []string{"--vary", "stack.workers=16..256"}, `--vary stack.workers=16..256: invalid model: parameter "stack.workers"`},
+		{"zero", []string{"--vary", "stack.workers=0..8"}, "--vary"},
+		{"unknown parameter", []string{"--vary", "stack.threads=16..256"}, `--vary stack.threads=16..256: invalid model: parameter "stack.threads"`},
 		{"unknown station", []string{"--vary", "stations.nexy.servers=1..8"}, "did you mean \"stations.nexi.servers\"?"},
 		{"varied twice", []string{"--vary", "stack.pool=1..8", "--vary", "stack.pool=2..9"}, "stack.pool is varied twice"},
 		{"bad cost", []string{"--vary", "stack.pool=1..8", "--cost", "stack.pool=cheap"}, "--cost"},
-		{"cost of nothing varied", []string{"--vary", "stack.pool=1..8", "--cost", "stack.admission=2"}, "--cost stack.admission"},
+		{"cost of nothing varied", []string{"--vary", "stack.pool=1..8", "--cost", "stack.workers=2"}, "--cost stack.workers"},
 		{"bad slo", []string{"--vary", "stack.pool=1..8", "--slo", "p42=1s"}, "--slo"},
 		{"no workers", []string{"--vary", "stack.pool=1..8", "--workers", "0"}, "--workers"},
 	}
@@ -93,5 +93,44 @@ func TestPlanPrintsTheHardenedCapacityTable(t *testing.T) {
 	if !holds(nexi, bulk) || holds(nexi-1, bulk) || holds(nexi, bulk-1) {
 		t.Fatalf("the cheapest row (%d servers, bulkhead %d) is not a least configuration that holds: %v %v %v",
 			nexi, bulk, holds(nexi, bulk), holds(nexi-1, bulk), holds(nexi, bulk-1))
+	}
+}
+
+// The issue's example: the stack's workers (the reference stack's
+// MaxInFlight, its admission limit) are a parameter a plan varies. The
+// cheapest row holds the SLO simulated on its own; one step fewer
+// workers does not.
+func TestPlanVariesTheStacksWorkers(t *testing.T) {
+	code, stdout, stderr := cli(t, "plan", "ci-smoke", "--profile", "hardened", "--vary", "stations.nexi.servers=8..64:8",
+		"--vary", "stack.workers=16..256:16", "--slo", "p99=1s,errors=0.1%", "--workers", "2")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	row := regexp.MustCompile(`(?m)^  ([0-9.]+)\s+(\d+)\s+(\d+)\s+(\d+)\s+([0-9.]+)%\s+(-?[0-9.]+)%$`).FindStringSubmatch(stdout)
+	if row == nil || !strings.Contains(stdout, "stations.nexi.servers  stack.workers") {
+		t.Fatalf("no capacity table:\n%s", stdout)
+	}
+	nexi, _ := strconv.Atoi(row[2])
+	workers, _ := strconv.Atoi(row[3])
+	holds := func(workers int) bool {
+		sc, err := scenarios.Resolve("ci-smoke")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := reference.Model(reference.Options{Profile: "hardened"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Station("nexi").Servers, m.Stack.Workers = nexi, workers
+		out, err := sim.Run(context.Background(), sim.Options{Scenario: sc, Model: m, Seed: uint64(sc.Seed)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := out.Summary
+		return s.Latency.P99 <= 1000 && float64(s.Requests-s.OK) <= 0.001*float64(s.Requests)
+	}
+	if workers <= 16 || workers >= 256 || !holds(workers) || holds(workers-16) {
+		t.Fatalf("the cheapest row (%d nexi servers, %d workers) is not the fewest workers that hold: %v, %d fewer %v",
+			nexi, workers, holds(workers), 16, holds(workers-16))
 	}
 }

@@ -94,7 +94,7 @@ func TestSimModelPrintsTheReferenceStack(t *testing.T) {
 	}
 	for _, want := range []string{`model: "hardened"`,
 		`{name: "nexi", kind: processor, servers: 6, queue: 51, max_wait: 5s, service: {distribution: lognormal, median: 80ms, p99: 400ms}, cobadge_pending: 3s}`,
-		"admission: 26", "bulkhead: 6", "breaker: {window: 10s, min_calls: 20, failure_ratio: 0.5, open_for: 5s}",
+		"workers: 26", "bulkhead: 6", "breaker: {window: 10s, min_calls: 20, failure_ratio: 0.5, open_for: 5s}",
 		`{step: "add-card", ops: ["read", "call", "write"], code: "CARD_SAVE_FAILED"`} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("model lacks %q:\n%s", want, stdout)

@@ -75,7 +75,7 @@ func Model(o Options) (*sim.Model, error) {
 		m.Stack.Sequential = true
 		m.Stack.Pool = sc.NaivePool
 	} else {
-		m.Stack.Admission = sc.MaxInFlight
+		m.Stack.Workers = sc.MaxInFlight
 		m.Stack.Bulkhead = sc.Bulkhead
 		m.Stack.Retry, m.Stack.RetryBackoff = true, sc.RetryBackoff
 		b := sc.Breaker

@@ -82,13 +82,13 @@ func TestModelIsTheEmbeddedStack(t *testing.T) {
 				t.Errorf("stack %+v, embedded %+v", k, sc)
 			}
 			if tc.profile == "naive" {
-				if !k.Sequential || k.Pool != sc.NaivePool || k.Admission != 0 || k.Bulkhead != 0 || k.Retry || k.Breaker != nil {
+				if !k.Sequential || k.Pool != sc.NaivePool || k.Workers != 0 || k.Bulkhead != 0 || k.Retry || k.Breaker != nil {
 					t.Errorf("naive stack modelled as %+v (pool %d in the embedded one)", k, sc.NaivePool)
 				}
 				return
 			}
 			b := sc.Breaker
-			if k.Sequential || k.Pool != 0 || k.Admission != sc.MaxInFlight || k.Bulkhead != sc.Bulkhead ||
+			if k.Sequential || k.Pool != 0 || k.Workers != sc.MaxInFlight || k.Bulkhead != sc.Bulkhead ||
 				!k.Retry || k.RetryBackoff != sc.RetryBackoff || k.Breaker == nil ||
 				*k.Breaker != (sim.Breaker{Window: b.Window, MinCalls: b.MinCalls, FailureRatio: b.FailureRatio, OpenFor: b.OpenFor}) {
 				t.Errorf("hardened stack modelled as %+v, embedded %+v", k, sc)
@@ -229,7 +229,7 @@ func TestStockModelsRoundTripThroughAFile(t *testing.T) {
 func TestFindingsSayWhereEachProfileSaturates(t *testing.T) {
 	for _, tc := range []struct{ profile, first, also string }{
 		{"naive", "pool     13 connections shared by every downstream", "pool     13 servers"},
-		{"hardened", "6 servers", "stack    admission limit of 26 requests at once"},
+		{"hardened", "6 servers", "stack    26 workers, every one busy"},
 	} {
 		sc, err := scenarios.LoadStock("launch-day")
 		if err != nil {
