@@ -54,6 +54,9 @@ type StationReport struct {
 	FirstFailure time.Duration // first visit turned away, timed out in the queue or given up; -1 when none
 	FirstWait    time.Duration // first visit that found every server busy and waited; -1 when none
 	PeakQueue    int
+	PeakBusy     int     // the most servers busy at once
+	Granted      int64   // visits given a server
+	Waited       float64 // seconds those visits waited for one, in all
 	Busy         float64 // server-seconds its servers were busy
 	Utilisation  float64 // Busy over servers × the run's span
 }
@@ -392,6 +395,7 @@ func (r *run) report() []StationReport {
 	for _, d := range r.order {
 		s := d.stats
 		s.Busy = d.st.BusyTime(r.e.Now())
+		s.Granted, s.Waited, s.PeakBusy = d.st.Served()
 		if span > 0 {
 			s.Utilisation = s.Busy / (float64(s.Servers) * span)
 		}

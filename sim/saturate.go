@@ -148,7 +148,8 @@ func Saturate(ctx context.Context, o SaturateOptions) (*SaturateOutcome, error) 
 // into the points the bank mocks' metrics give a measured step, so the
 // analysis can name the station that crossed first: utilisation is the
 // step's work (busy server-seconds, its drain included) over its servers ×
-// d. The stack's own limits (its admission, its pool) and its database are
+// d; mean latency is the mean wait for a server plus the mean time one
+// was held. The stack's own limits (its admission, its pool) and its database are
 // not bank mock stations.
 func stationPoints(rs []StationReport, d time.Duration) []reports.StationPoint {
 	var ps []reports.StationPoint
@@ -158,6 +159,14 @@ func stationPoints(rs []StationReport, d time.Duration) []reports.StationPoint {
 		}
 		p := reports.StationPoint{Name: r.Name, Kind: r.Kind, Requests: r.Arrivals,
 			Utilisation: math.Min(1, r.Busy/(float64(r.Servers)*d.Seconds())), PeakQueue: float64(r.PeakQueue)}
+		if r.Servers > 0 {
+			p.PeakBusy = float64(r.PeakBusy) / float64(r.Servers)
+		}
+		if r.Granted > 0 {
+			wait := r.Waited / float64(r.Granted)
+			p.MeanWaitMs = wait * 1000
+			p.MeanLatencyMs = (wait + r.Busy/float64(r.Granted)) * 1000
+		}
 		if r.Arrivals > 0 {
 			p.Failed = float64(r.Full+r.TimedOut+r.Down+r.Cancelled) / float64(r.Arrivals)
 		}

@@ -63,6 +63,11 @@ func TestSaturateFindsTheProcessorsCapacity(t *testing.T) {
 	if nexi == nil || nexi.Failed < 0.15 || nexi.Utilisation < 0.9 {
 		t.Fatalf("nexi at 200/s: %+v, want about 20%% turned away and its servers busy", nexi)
 	}
+	// No queue: no wait, each card held 25 ms, all four servers busy at
+	// once, as the bank mocks' metrics would say.
+	if nexi.PeakBusy != 1 || nexi.MeanWaitMs != 0 || math.Abs(nexi.MeanLatencyMs-25) > 1e-6 {
+		t.Fatalf("nexi at 200/s: peak busy %v, mean wait %v ms, mean latency %v ms: want 1, 0, 25", nexi.PeakBusy, nexi.MeanWaitMs, nexi.MeanLatencyMs)
+	}
 	if !strings.Contains(progress.String(), "bisection step 8: 155.0/s journeys for 10s") {
 		t.Fatalf("progress:\n%s", progress.String())
 	}

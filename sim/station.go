@@ -26,6 +26,9 @@ type Station struct {
 	busyAt  time.Duration // when busy last changed
 	waiting int           // live visits in the queue
 	outages []Outage      // when the station is down
+	grants  int64         // visits given a server
+	waitInt float64       // their waits for one, seconds
+	peak    int           // the most servers busy at once
 	ring    []entry       // FIFO with stale entries skipped on the way out
 	head    int
 	n       int // entries in ring, stale included
@@ -56,6 +59,10 @@ func (s *Station) account(now time.Duration) {
 	s.busyInt = s.BusyTime(now)
 	s.busyAt = now
 }
+
+// Served returns how many visits were given a server, the seconds they
+// waited for one in all, and the most servers busy at once.
+func (s *Station) Served() (grants int64, wait float64, peak int) { return s.grants, s.waitInt, s.peak }
 
 // Waiting returns the visits in the queue.
 func (s *Station) Waiting() int { return s.waiting }
@@ -166,6 +173,9 @@ func (s *Station) Arrive(v *Visit) {
 func (s *Station) grant(v *Visit, now time.Duration) {
 	s.account(now)
 	s.busy++
+	s.grants++
+	s.waitInt += (now - v.Arrived).Seconds()
+	s.peak = max(s.peak, s.busy)
 	v.state, v.Started = serving, now
 	if s.timed {
 		v.Ends = now + s.svc.draw()

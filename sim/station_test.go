@@ -14,7 +14,7 @@ type verdicts struct {
 }
 
 func (r *verdicts) Done(v *Visit, now time.Duration, verdict Verdict) {
-	r.got = append(r.got, []string{"served", "full", "timeout"}[verdict]+"@"+now.String()+"#"+string(rune('a'+v.Tag)))
+	r.got = append(r.got, []string{"served", "full", "timeout", "down"}[verdict]+"@"+now.String()+"#"+string(rune('a'+v.Tag)))
 }
 
 func TestStationQueueLimitMaxWaitCancelAndHold(t *testing.T) {
@@ -128,4 +128,35 @@ func (a *arrivals) Act(time.Duration, uint64) {
 	a.limit--
 	a.st.Arrive(&Visit{Client: a.c})
 	a.e.After(time.Duration(a.rng.ExpFloat64()/a.rate*float64(time.Second)), a, 0)
+}
+
+// A station down for [5s, 8s) refuses on arrival what comes then, and
+// counts what it served: visits given a server, their waits, the most
+// servers busy at once, busy server-seconds.
+func TestStationOutageAndServedStatistics(t *testing.T) {
+	var e Engine
+	r := &verdicts{}
+	svc := Service{Distribution: Constant, Value: 10 * time.Second}
+	st := NewStation(&e, "nexi", 2, -1, 0, &svc, rand.NewPCG(1, 1))
+	st.AddOutage(Outage{From: 5 * time.Second, To: 8 * time.Second})
+	v := make([]*Visit, 5)
+	for i := range v {
+		v[i] = &Visit{Client: r, Tag: uint64(i)}
+	}
+	st.Arrive(v[0]) // served 0-10s
+	st.Arrive(v[1]) // served 0-10s
+	st.Arrive(v[2]) // waits, served 10-20s
+	e.Run(6 * time.Second)
+	st.Arrive(v[3]) // down
+	e.Run(8 * time.Second)
+	st.Arrive(v[4]) // up again: waits, served 10-20s
+	e.Run(time.Hour)
+	want := []string{"down@6s#d", "served@10s#a", "served@10s#b", "served@20s#c", "served@20s#e"}
+	if !slices.Equal(r.got, want) {
+		t.Fatalf("got %v, want %v", r.got, want)
+	}
+	grants, wait, peak := st.Served()
+	if grants != 4 || wait != 12 || peak != 2 || st.BusyTime(20*time.Second) != 40 {
+		t.Fatalf("%d served, %vs waited, peak %d, %v server-seconds busy: want 4, 12 (10 + 2), 2, 40", grants, wait, peak, st.BusyTime(20*time.Second))
+	}
 }

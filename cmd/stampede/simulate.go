@@ -41,6 +41,7 @@ type simulateOptions struct {
 	format       string
 	replications int
 	gates        []string // --gate: added to the scenario's
+	cpuProfile   string   // hidden: write a CPU profile of the simulation here
 }
 
 func newCmdSimulate(st *state) *cobra.Command {
@@ -79,6 +80,8 @@ the embedded stack uses (the scenario's embedded: defaults), capacity shrunk ali
 	addGateFlag(f, &o.gates)
 	f.StringVar(&o.format, "format", "table", "summary format on stdout: table or json")
 	f.IntVar(&o.replications, "replications", 1, "independent replications (different seeds): headline figures as mean ± 95% interval")
+	f.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the simulation to this file")
+	f.MarkHidden("cpuprofile")
 	return cmd
 }
 
@@ -177,6 +180,13 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(simMemoryLimit)
+	}
+	if o.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
 	}
 	wall := time.Now()
 	var reps *sim.Replications
