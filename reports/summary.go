@@ -74,6 +74,7 @@ type Summary struct {
 	Series             []SeriesPoint       `json:"series,omitempty"`              // only when SummaryMeta.Series asks
 	Outputs            []OutputStatus      `json:"outputs,omitempty"`             // live outputs the run pushed to, and how they fared
 	Generator          *Generator          `json:"generator,omitempty"`           // the load generator's own health; measured runs only
+	Replications       *Replications       `json:"replications,omitempty"`        // a simulation replicated with other seeds: intervals across them
 }
 
 // OutputStatus is how a live output of a run fared: an endpoint the run

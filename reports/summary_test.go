@@ -122,6 +122,9 @@ func TestSummaryJSONContract(t *testing.T) {
 	s.Generator = &Generator{Verdict: GeneratorLimited, Limits: []string{"cpu"}, Advice: "fewer journeys", Warning: []string{"in flight"},
 		Cores: 2, CPUMean: 0.5, CPUPeak: 0.95, PacerLagP99: 60, PacerLagMax: 80, Arrivals: 100, LateArrivals: 10, LateShare: 0.1,
 		GCPauseMs: 3, GCPauseShare: 0.01, InFlightPeak: 9, InFlightCap: 10, FDsPeak: 20, FDLimit: 1024}
+	b := NewBand(100, 4)
+	s.Replications = &Replications{N: 5, Figures: []ReplicatedFigure{{Name: "goodput", Unit: "/s", Mean: 100, HalfWidth: 6, Wide: true}},
+		Series: []BandPoint{{T: 0, Width: 1, Offered: b, Achieved: b, Goodput: b, P99: b}}}
 
 	var buf bytes.Buffer
 	if err := EncodeSummary(&buf, s); err != nil {
@@ -184,7 +187,7 @@ func TestSummaryJSONContract(t *testing.T) {
 		"achieved_rate:n", "goodput:n", "journey_goodput:n", "success_ratio:n", "dropped:n", "retry_share:n",
 		"latency_ms:o", "send_latency_ms:o", "queue_ms:o", "steps:a", "errors:a", "saturation:o", "metastability:o",
 		"retry_amplification:o", "series:a", "slo:s", "time_scale:n", "rate_scale:n", "latency_spectrum:a", "verdict:s",
-		"aborted:o", "gates:a", "latency_hdr:s", "outputs:a", "generator:o")
+		"aborted:o", "gates:a", "latency_hdr:s", "outputs:a", "generator:o", "replications:o")
 	for _, k := range []string{"latency_ms", "send_latency_ms", "queue_ms"} {
 		has(top[k], k, latency...)
 	}
@@ -219,6 +222,12 @@ func TestSummaryJSONContract(t *testing.T) {
 	has(top["generator"], "generator", "verdict:s", "limits:a", "advice:s", "warnings:a", "cores:n", "cpu_mean:n", "cpu_peak:n",
 		"pacer_lag_p99_ms:n", "pacer_lag_max_ms:n", "arrivals:n", "late_arrivals:n", "late_share:n", "gc_pause_ms:n",
 		"gc_pause_share:n", "inflight_peak:n", "inflight_cap:n", "fds_peak:n", "fd_limit:n")
+	reps := has(top["replications"], "replications", "n:n", "figures:a", "series:a")
+	has(first(reps, "replications", "figures"), "replications.figures[0]", "name:s", "unit:s", "mean:n", "half_width:n", "wide:b")
+	bp := has(first(reps, "replications", "series"), "replications.series[0]", "t_s:n", "width_s:n", "offered:o", "achieved:o", "goodput:o", "p99_ms:o")
+	for _, k := range []string{"offered", "achieved", "goodput", "p99_ms"} {
+		has(bp[k], "replications.series[0]."+k, "mean:n", "half_width:n")
+	}
 	if t.Failed() {
 		return
 	}

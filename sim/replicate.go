@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/stampede-load/stampede/reports"
@@ -18,6 +19,7 @@ const WideInterval = 0.05
 type Replications struct {
 	N       int
 	Figures []Figure
+	Bands   []reports.BandPoint // per interval across the replications' series (see bands)
 }
 
 // Figure is one headline figure across replications.
@@ -72,7 +74,11 @@ func Replicate(ctx context.Context, o Options, n int) (*Replications, []*Outcome
 			break
 		}
 	}
-	r := &Replications{N: len(outs)}
+	series := make([][]reports.SeriesPoint, len(outs))
+	for i, out := range outs {
+		series[i] = out.Summary.Series
+	}
+	r := &Replications{N: len(outs), Bands: bands(series)}
 	for _, f := range []struct{ name, unit string }{
 		{"journeys completed", "%"}, {"request success", "%"}, {"requests", ""}, {"goodput", "/s"},
 		{"p99 latency", "ms"}, {"retry share", "%"}, {"steady-state success", "%"},
@@ -83,6 +89,85 @@ func Replicate(ctx context.Context, o Options, n int) (*Replications, []*Outcome
 		}
 	}
 	return r, outs, nil
+}
+
+// Summary is the replications as summary.json holds them.
+func (r *Replications) Summary() *reports.Replications {
+	out := &reports.Replications{N: r.N, Series: r.Bands}
+	for _, f := range r.Figures {
+		b := reports.NewBand(f.Estimate.Mean, f.Estimate.HalfWidth)
+		out.Figures = append(out.Figures, reports.ReplicatedFigure{Name: f.Name, Unit: f.Unit, Mean: b.Mean, HalfWidth: b.HalfWidth, Wide: f.Wide()})
+	}
+	return out
+}
+
+// bands returns, per interval, the mean over the replications' series and
+// its 95% half-width of offered, achieved and goodput per second and of
+// p99, at most reports.MaxStepSeriesPoints intervals (wider ones past
+// that, each keeping its worst p99, as the charts group seconds). A
+// replication with nothing in an interval counts as none offered; its
+// p99 counts only where it timed a request.
+func bands(series [][]reports.SeriesPoint) []reports.BandPoint {
+	lo, hi, w := math.Inf(1), math.Inf(-1), 0.0
+	for _, ps := range series {
+		for _, p := range ps {
+			if p.Width > 0 {
+				lo, hi, w = min(lo, p.T), max(hi, p.T+p.Width), max(w, p.Width)
+			}
+		}
+	}
+	if w == 0 {
+		return nil
+	}
+	per := math.Ceil(math.Ceil((hi-lo)/w) / reports.MaxStepSeriesPoints)
+	width := w * per
+	n := int(math.Ceil((hi - lo) / width))
+	type tally struct {
+		offered, ended, goodput int64
+		p99                     float64
+		seen                    bool
+	}
+	reps := make([][]tally, len(series))
+	for r, ps := range series {
+		reps[r] = make([]tally, n)
+		for _, p := range ps {
+			if p.Width <= 0 {
+				continue
+			}
+			t := &reps[r][min(int((p.T-lo)/width), n-1)]
+			t.offered, t.ended, t.goodput = t.offered+p.Offered, t.ended+p.Ended, t.goodput+p.Goodput
+			t.p99, t.seen = max(t.p99, p.Latency.P99), true
+		}
+	}
+	out := make([]reports.BandPoint, 0, n)
+	band := func(xs []float64) reports.Band {
+		if len(xs) == 0 {
+			return reports.Band{}
+		}
+		e := MeanCI(xs)
+		return reports.NewBand(e.Mean, e.HalfWidth)
+	}
+	for b := range n {
+		t := lo + float64(b)*width
+		span := min(width, hi-t)
+		var offered, achieved, goodput, p99 []float64
+		seen := false
+		for r := range reps {
+			x := &reps[r][b]
+			seen = seen || x.seen
+			offered = append(offered, float64(x.offered)/span)
+			achieved = append(achieved, float64(x.ended)/span)
+			goodput = append(goodput, float64(x.goodput)/span)
+			if x.p99 > 0 {
+				p99 = append(p99, x.p99)
+			}
+		}
+		if !seen {
+			continue
+		}
+		out = append(out, reports.BandPoint{T: t, Width: span, Offered: band(offered), Achieved: band(achieved), Goodput: band(goodput), P99: band(p99)})
+	}
+	return out
 }
 
 func ratio(n, of int64) float64 {

@@ -197,6 +197,7 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 			return err
 		}
 		out = outs[0]
+		out.Summary.Replications = reps.Summary()
 	} else if out, err = sim.Run(ctx, sopts); err != nil {
 		return err
 	}

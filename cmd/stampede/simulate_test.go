@@ -159,3 +159,36 @@ func TestSimulateAModelFile(t *testing.T) {
 		t.Fatalf("add-card success %.2f as the embedded stack is, %.2f with 18 nexi servers and 130 connections: want under 70%% and all", a, b)
 	}
 }
+
+func TestSimulateReplicationsWriteBands(t *testing.T) {
+	dir := t.TempDir()
+	code, _, stderr := cli(t, "simulate", "ci-smoke", "--replications", "3", "--out", dir, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	s := readSummary(t, dir)
+	r := s.Replications
+	if r == nil || r.N != 3 || len(r.Figures) < 6 {
+		t.Fatalf("replications %+v", r)
+	}
+	// ci-smoke: 25 s of arrivals, and the last ones' responses.
+	if n := len(r.Series); n < 25 || n > 30 {
+		t.Fatalf("%d band intervals, want one a second", n)
+	}
+	spread := 0
+	for _, p := range r.Series {
+		if p.Width != 1 || p.Offered.HalfWidth < 0 || p.P99.Mean < 0 {
+			t.Fatalf("band %+v", p)
+		}
+		if p.Offered.HalfWidth > 0 {
+			spread++
+		}
+	}
+	if spread < 20 {
+		t.Errorf("%d of %d intervals differ between replications: seeds not moved on?", spread, len(r.Series))
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || !strings.Contains(string(b), "goodput: 95% band, 3 replications") || !strings.Contains(string(b), "p99: 95% band, 3 replications") {
+		t.Errorf("report.html does not shade the bands: %v", err)
+	}
+}

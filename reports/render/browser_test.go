@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -34,13 +35,17 @@ func chromium() string {
 
 // chartCheck is what the probe script reports of each chart.
 type chartCheck struct {
-	ID     string  `json:"id"`
-	Width  float64 `json:"width"`
-	Height float64 `json:"height"`
-	Paths  int     `json:"paths"` // drawn shapes inside the chart's SVG
-	Texts  int     `json:"texts"`
-	Top    float64 `json:"top"` // page coordinates, for the screenshot check
-	Left   float64 `json:"left"`
+	ID     string   `json:"id"`
+	Width  float64  `json:"width"`
+	Height float64  `json:"height"`
+	Paths  int      `json:"paths"` // drawn shapes inside the chart's SVG
+	Texts  int      `json:"texts"`
+	Top    float64  `json:"top"` // page coordinates, for the screenshot check
+	Left   float64  `json:"left"`
+	Labels []string `json:"labels"` // the texts drawn, legend entries among them
+	// Bands are the widths, in px, of the translucent areas drawn (fill
+	// opacity a quarter: the confidence bands of replications).
+	Bands []float64 `json:"bands"`
 }
 
 type pageCheck struct {
@@ -61,24 +66,71 @@ for (const f of document.querySelectorAll("figure.chart")) {
   const svg = f.querySelector("svg");
   const r = svg ? svg.getBoundingClientRect() : {width: 0, height: 0, top: 0, left: 0};
   out.charts.push({id: f.dataset.chart, width: r.width, height: r.height, top: r.top + window.scrollY, left: r.left,
-    paths: svg ? svg.querySelectorAll("path").length : 0, texts: svg ? svg.querySelectorAll("text").length : 0});
+    paths: svg ? svg.querySelectorAll("path").length : 0, texts: svg ? svg.querySelectorAll("text").length : 0,
+    labels: svg ? [...svg.querySelectorAll("text")].map(t => t.textContent) : [],
+    bands: svg ? [...svg.querySelectorAll("path")].filter(p => { const o = parseFloat(getComputedStyle(p).fillOpacity); return getComputedStyle(p).fill !== "none" && o > 0.2 && o < 0.3; }).map(p => p.getBoundingClientRect().width) : []});
 }
 const pre = document.createElement("pre"); pre.id = "stampede-probe"; pre.textContent = JSON.stringify(out);
 document.body.appendChild(pre);
 </script>`
 
-// TestHTMLInBrowser opens the main job's report in headless Chromium,
-// checks that every chart drew (a real size, shapes inside, no error on the
-// console), and takes a screenshot of the page whose chart areas must not
-// be blank. CI installs chromium and fails when this test skips.
+// TestHTMLInBrowser opens reports in headless Chromium, checks that
+// every chart drew (a real size, shapes inside, no error on the console),
+// and takes a screenshot of the page whose chart areas must not be blank:
+// the main job's run beside a saturation search, and a replicated
+// simulation, whose throughput and latency charts shade confidence bands.
+// CI installs chromium and fails when this test skips.
 func TestHTMLInBrowser(t *testing.T) {
 	bin := chromium()
 	if bin == "" {
 		t.Skip("no chromium on the PATH (apt-get install chromium, or set STAMPEDE_CHROMIUM)")
 	}
+	t.Run("main job and a search", func(t *testing.T) {
+		// (The saturation search's summary has no time series: its steps
+		// are separate runs, so it adds no errors chart.)
+		got := checkInBrowser(t, bin, []*Run{loadFixture(t, "launch-day"), loadFixture(t, "saturation")},
+			"throughput", "latency", "errors-1", "inflight", "retries", "spectrum", "load-latency-2", "usl-2")
+		for _, c := range got {
+			if len(c.Bands) > 0 {
+				t.Errorf("chart %s shades %d bands: no run here was replicated", c.ID, len(c.Bands))
+			}
+		}
+	})
+	t.Run("replicated simulation", func(t *testing.T) {
+		got := checkInBrowser(t, bin, []*Run{loadFixture(t, "sim-replicated")}, "throughput", "latency", "inflight", "retries", "spectrum")
+		for i, want := range [][]string{
+			{"offered: 95% band, 5 replications", "achieved: 95% band, 5 replications", "goodput: 95% band, 5 replications"},
+			{"p99: 95% band, 5 replications"},
+		} {
+			c := got[i]
+			for _, w := range want {
+				if !slices.Contains(c.Labels, w) {
+					t.Errorf("chart %s lacks the legend entry %q: %q", c.ID, w, c.Labels)
+				}
+			}
+			// Each band spans the run, most of the plot's width (its
+			// legend thumbnail is the small one).
+			wide := 0
+			for _, w := range c.Bands {
+				if w > c.Width/2 {
+					wide++
+				}
+			}
+			if wide != len(want) {
+				t.Errorf("chart %s shades %d bands across the run, want %d (widths %.0f of %.0f px)", c.ID, wide, len(want), c.Bands, c.Width)
+			}
+		}
+	})
+}
+
+// checkInBrowser renders runs to HTML, opens the page in chromium, checks
+// its charts are wantIDs, in order, and each drew, on the page and in a
+// screenshot; it returns what the probe measured of each chart.
+func checkInBrowser(t *testing.T, bin string, runs []*Run, wantIDs ...string) []chartCheck {
+	t.Helper()
 	dir := t.TempDir()
 	var page bytes.Buffer
-	if err := WriteHTML(&page, []*Run{loadFixture(t, "launch-day"), loadFixture(t, "saturation")}); err != nil {
+	if err := WriteHTML(&page, runs); err != nil {
 		t.Fatal(err)
 	}
 	report := filepath.Join(dir, "report.html")
@@ -101,12 +153,11 @@ func TestHTMLInBrowser(t *testing.T) {
 		t.Fatalf("probe output %q: %v", m[1], err)
 	}
 	t.Logf("page ready after %.0f ms in the browser", got.LoadMs)
-	wantIDs := []string{"throughput", "latency", "errors-1", "inflight", "retries", "spectrum", "load-latency-2", "usl-2"}
 	if len(got.Charts) != len(wantIDs) {
-		t.Errorf("%d charts on the page, want %d (%v)", len(got.Charts), len(wantIDs), wantIDs)
+		t.Fatalf("%d charts on the page, want %d (%v)", len(got.Charts), len(wantIDs), wantIDs)
 	}
 	for i, c := range got.Charts {
-		if i < len(wantIDs) && c.ID != wantIDs[i] {
+		if c.ID != wantIDs[i] {
 			t.Errorf("chart %d is %q, want %q", i+1, c.ID, wantIDs[i])
 		}
 		if c.Width < 300 || c.Height < 100 || c.Paths < 10 || c.Texts < 5 {
@@ -122,17 +173,11 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 	}
 
-	// (The saturation search's summary has no time series: its steps are
-	// separate runs, so it adds no errors chart.)
-
 	// The screenshot of the report itself (no probe): tall enough for the
 	// whole page, and each chart's area holds drawn pixels.
 	shot := filepath.Join(dir, "report.png")
-	height := 800
-	if n := len(got.Charts); n > 0 {
-		last := got.Charts[n-1]
-		height = int(last.Top+last.Height) + 100
-	}
+	last := got.Charts[len(got.Charts)-1]
+	height := int(last.Top+last.Height) + 100
 	_, console = runChromium(t, bin, dir, "--screenshot="+shot, fmt.Sprintf("--window-size=1200,%d", height), "file://"+report)
 	f, err := os.Open(shot)
 	if err != nil {
@@ -153,12 +198,14 @@ func TestHTMLInBrowser(t *testing.T) {
 		}
 	}
 	if out := os.Getenv("STAMPEDE_SCREENSHOT"); out != "" {
+		out = strings.TrimSuffix(out, ".png") + "-" + filepath.Base(t.Name()) + ".png" // one per page
 		b, _ := os.ReadFile(shot)
 		if err := os.WriteFile(out, b, 0o644); err != nil {
 			t.Error(err)
 		}
 		t.Logf("screenshot written to %s", out)
 	}
+	return got.Charts
 }
 
 // runChromium runs headless chromium with args and returns its stdout and

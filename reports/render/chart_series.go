@@ -1,8 +1,12 @@
 package render
 
 import (
+	"fmt"
+	"image/color"
 	"math"
+	"slices"
 	"sort"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -133,12 +137,30 @@ func throughputChart(runs []*Run) (*Chart, error) {
 	fs, xlabel := frames(runs)
 	p := newPlot("Offered, achieved and goodput", xlabel, "requests per second")
 	drew := false
+	banded := false
 	for i, r := range runs {
 		pts := chartPoints(r.Summary.Series)
 		if len(pts) == 0 {
 			continue
 		}
 		drew = true
+		if reps := r.Summary.Replications; reps != nil {
+			for _, b := range []struct {
+				name string
+				c    int
+				f    func(p *reports.BandPoint) reports.Band
+			}{
+				{"offered", 0, func(p *reports.BandPoint) reports.Band { return p.Offered }},
+				{"achieved", 1, func(p *reports.BandPoint) reports.Band { return p.Achieved }},
+				{"goodput", 2, func(p *reports.BandPoint) reports.Band { return p.Goodput }},
+			} {
+				ok, err := band(p, runLabel(runs, i, bandLabel(b.name, reps.N)), reps.Series, fs[i], true, colour(b.c), b.f)
+				if err != nil {
+					return nil, err
+				}
+				banded = banded || ok
+			}
+		}
 		d := runDashes(i)
 		for _, l := range []struct {
 			name string
@@ -160,8 +182,59 @@ func throughputChart(runs []*Run) (*Chart, error) {
 	}
 	p.Y.Min = 0
 	svg, err := svgOf(p)
-	return &Chart{ID: "throughput", Title: "Throughput", SVG: svg,
-		Caption: "Requests due per second (offered, by intended time), answered per second (achieved) and answered successfully (goodput, by end time); dropped arrivals never left the generator."}, err
+	caption := "Requests due per second (offered, by intended time), answered per second (achieved) and answered successfully (goodput, by end time); dropped arrivals never left the generator."
+	if banded {
+		caption += bandCaption
+	}
+	return &Chart{ID: "throughput", Title: "Throughput", SVG: svg, Caption: caption}, err
+}
+
+// bandCaption says what a chart's shaded bands are.
+const bandCaption = " Shaded: the 95% confidence band of the mean over the replications of a simulation (lines: the first replication)."
+
+// bandLabel names a band in a legend.
+func bandLabel(name string, n int) string {
+	return name + ": 95% band, " + strconv.Itoa(n) + " replications"
+}
+
+// band shades the area between the mean less and plus its half-width of
+// f over pts, in frame fr (rates: f's values are rates the frame scales),
+// and names it in the legend. Intervals where f has no mean are left out
+// of a latency band; it reports whether it drew. A latency band's lower
+// edge stays above zero, for a log axis.
+func band(p *figure, name string, pts []reports.BandPoint, fr frame, rates bool, c color.RGBA, f func(*reports.BandPoint) reports.Band) (bool, error) {
+	upper := make(plotter.XYs, 0, len(pts))
+	lower := make(plotter.XYs, 0, len(pts))
+	for i := range pts {
+		b := f(&pts[i])
+		if !rates && b.Mean <= 0 {
+			continue
+		}
+		k := 1.0
+		if rates {
+			k = fr.rate
+		}
+		lo := b.Mean - b.HalfWidth
+		if !rates {
+			lo = max(lo, b.Mean/10)
+		}
+		x := pts[i].T * fr.time
+		upper = append(upper, plotter.XY{X: x, Y: (b.Mean + b.HalfWidth) * k})
+		lower = append(lower, plotter.XY{X: x, Y: max(lo, 0) * k})
+	}
+	if len(upper) < 2 {
+		return false, nil
+	}
+	slices.Reverse(lower)
+	poly, err := plotter.NewPolygon(append(upper, lower...))
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", name, err)
+	}
+	poly.Color = fade(c, 64)
+	poly.LineStyle.Width = 0
+	p.Add(poly)
+	p.legend(name, poly)
+	return true, nil
 }
 
 // latencyChart: p50, p90 and p99 of the requests due each second, on a
@@ -174,8 +247,17 @@ func latencyChart(runs []*Run) (*Chart, error) {
 	drew := false
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	var sloMs float64
+	banded := false
 	for i, r := range runs {
 		pts := chartPoints(r.Summary.Series)
+		if reps := r.Summary.Replications; reps != nil {
+			ok, err := band(p, runLabel(runs, i, bandLabel("p99", reps.N)), reps.Series, fs[i], false, colour(3),
+				func(p *reports.BandPoint) reports.Band { return p.P99 })
+			if err != nil {
+				return nil, err
+			}
+			banded = banded || ok
+		}
 		for _, l := range []struct {
 			name string
 			c    int
@@ -209,8 +291,11 @@ func latencyChart(runs []*Run) (*Chart, error) {
 		}
 	}
 	svg, err := svgOf(p)
-	return &Chart{ID: "latency", Title: "Latency", SVG: svg,
-		Caption: "Percentiles of the requests due each second, counted from when each was due (no coordinated omission), on a log scale."}, err
+	caption := "Percentiles of the requests due each second, counted from when each was due (no coordinated omission), on a log scale."
+	if banded {
+		caption += bandCaption
+	}
+	return &Chart{ID: "latency", Title: "Latency", SVG: svg, Caption: caption}, err
 }
 
 // maxStackedModes is how many error modes the stacked chart draws apart;
