@@ -5,7 +5,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
@@ -38,6 +40,9 @@ func openSQLite(ctx context.Context, path string, readers int) (Store, error) {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
 	f.Close()
+	if err := ownerOnly(path); err != nil {
+		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
+	}
 	w, err := sql.Open("sqlite", path+sqliteWriterParams)
 	if err != nil {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
@@ -62,6 +67,28 @@ func openSQLite(ctx context.Context, path string, readers int) (Store, error) {
 		return nil, fmt.Errorf("open SQLite %s: %w", path, err)
 	}
 	return s, nil
+}
+
+// ownerOnly tightens an existing database, and the journal files it left,
+// to the owner alone: a file made by an older stack, or by hand, may be
+// readable by anyone (OpenFile's mode applies only to a file it creates).
+// A file the stack cannot tighten is refused.
+func ownerOnly(path string) error {
+	for _, name := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(name)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return err
+		case fi.Mode().Perm()&0o077 == 0:
+			continue
+		}
+		if err := os.Chmod(name, 0o600); err != nil {
+			return fmt.Errorf("make %s readable by its owner only: %w", filepath.Base(name), err)
+		}
+	}
+	return nil
 }
 
 // sqliteDB is an SQLite database: one writer connection, owned by the group

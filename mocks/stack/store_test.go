@@ -220,23 +220,58 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 	old := syscall.Umask(0o022)
 	defer syscall.Umask(old)
-	path := filepath.Join(t.TempDir(), "stack.db")
-	s, err := OpenStore(context.Background(), path, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.TokenSecret(context.Background(), []byte("secret")); err != nil {
-		t.Fatal(err)
-	}
-	for _, name := range []string{path, path + "-wal", path + "-shm"} {
-		fi, err := os.Stat(name)
+	// existing leaves a database of the stack's, and journal files, readable
+	// by anyone: made by an older stack, or copied by hand.
+	existing := func(t *testing.T, path string) {
+		s, err := OpenStore(context.Background(), path, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			t.Errorf("%s has mode %v: readable by others", filepath.Base(name), perm)
+		if _, err := s.TokenSecret(context.Background(), []byte("secret")); err != nil {
+			t.Fatal(err)
 		}
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range []string{path, path + "-wal", path + "-shm"} {
+			if f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+				t.Fatal(err)
+			} else {
+				f.Close()
+			}
+			if err := os.Chmod(name, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		name    string
+		prepare func(t *testing.T, path string)
+	}{
+		{"created", func(*testing.T, string) {}},
+		{"existing and readable by others", existing},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "stack.db")
+			tt.prepare(t, path)
+			s, err := OpenStore(context.Background(), path, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if got, err := s.TokenSecret(context.Background(), []byte("other")); err != nil || string(got) != pick(tt.name == "created", "other", "secret") {
+				t.Fatalf("token secret %q, %v: the database must stay usable", got, err)
+			}
+			for _, name := range []string{path, path + "-wal", path + "-shm"} {
+				fi, err := os.Stat(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if perm := fi.Mode().Perm(); perm != 0o600 {
+					t.Errorf("%s has mode %v, want 0600: readable by others", filepath.Base(name), perm)
+				}
+			}
+		})
 	}
 }
 
