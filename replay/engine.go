@@ -54,6 +54,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.dial != nil {
+		client.Transport.(*http.Transport).DialContext = o.dial
+	}
 	defer client.CloseIdleConnections()
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
 		return nil, fmt.Errorf("run folder: %w", err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,10 +33,58 @@ func (l *acceptOnce) Accept() (net.Conn, error) {
 	return c, err
 }
 
+// receivedWatch dials the engine's connections and tells, per connection
+// (by the client's address), when the client has read want bytes from it.
+type receivedWatch struct {
+	want  int
+	mu    sync.Mutex
+	conns map[string]chan struct{} // closed once want bytes were read
+}
+
+// of returns the channel of the connection from client address addr.
+func (w *receivedWatch) of(addr string) chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.conns == nil {
+		w.conns = map[string]chan struct{}{}
+	}
+	if w.conns[addr] == nil {
+		w.conns[addr] = make(chan struct{})
+	}
+	return w.conns[addr]
+}
+
+func (w *receivedWatch) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &watchedConn{Conn: c, left: w.want, done: w.of(c.LocalAddr().String())}, nil
+}
+
+// watchedConn closes done once left more bytes have been read from it.
+type watchedConn struct {
+	net.Conn
+	left int
+	done chan struct{}
+}
+
+func (c *watchedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if c.left > 0 {
+		if c.left -= n; c.left <= 0 {
+			close(c.done)
+		}
+	}
+	return n, err
+}
+
 // TestRunClassifiesTransportFailures replays against loopback servers that
 // fail each way a target can, and checks the run's error modes: the
 // classifier on Go's real error texts, through the engine.
 func TestRunClassifiesTransportFailures(t *testing.T) {
+	const partial = "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"cards\":["
+	received := &receivedWatch{want: len(partial)}
 	hijack := func(w http.ResponseWriter) net.Conn {
 		c, _, err := w.(http.Hijacker).Hijack()
 		if err != nil {
@@ -48,6 +97,7 @@ func TestRunClassifiesTransportFailures(t *testing.T) {
 		name  string
 		serve func(t *testing.T) *httptest.Server
 		want  reports.ErrorMode
+		dial  func(ctx context.Context, network, addr string) (net.Conn, error) // nil for the engine's
 	}{
 		{"reset before answering", func(t *testing.T) *httptest.Server {
 			return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -56,29 +106,35 @@ func TestRunClassifiesTransportFailures(t *testing.T) {
 					c.Close()
 				}
 			}))
-		}, reports.ModeReset},
+		}, reports.ModeReset, nil},
 		{"reset mid-body", func(t *testing.T) *httptest.Server {
 			return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if c := hijack(w); c != nil {
-					c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"cards\":["))
-					time.Sleep(20 * time.Millisecond) // let the client start reading the body
+					c.Write([]byte(partial))
+					// Reset once the client has read the headers and the
+					// start of the body, so the reset hits the body.
+					select {
+					case <-received.of(c.RemoteAddr().String()):
+					case <-r.Context().Done():
+					case <-time.After(10 * time.Second): // the client never read: its timeout fails the test
+					}
 					c.(*net.TCPConn).SetLinger(0)
 					c.Close()
 				}
 			}))
-		}, reports.ModeReset},
+		}, reports.ModeReset, received.dial},
 		{"hang until the client gives up", func(t *testing.T) *httptest.Server {
 			return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				<-r.Context().Done()
 			}))
-		}, reports.ModeTimeout},
+		}, reports.ModeTimeout, nil},
 		{"close before answering", func(t *testing.T) *httptest.Server {
 			return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if c := hijack(w); c != nil {
 					c.Close()
 				}
 			}))
-		}, reports.ModeEOF},
+		}, reports.ModeEOF, nil},
 		{"close early, mid-body", func(t *testing.T) *httptest.Server {
 			return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set("Content-Length", "1000")
@@ -88,19 +144,19 @@ func TestRunClassifiesTransportFailures(t *testing.T) {
 					c.Close()
 				}
 			}))
-		}, reports.ModeEOF},
+		}, reports.ModeEOF, nil},
 		{"refused", func(t *testing.T) *httptest.Server {
 			srv := httptest.NewUnstartedServer(http.NotFoundHandler())
 			srv.Listener = &acceptOnce{Listener: srv.Listener}
 			srv.Start()
 			return srv
-		}, reports.ModeRefused},
+		}, reports.ModeRefused, nil},
 		{"untrusted certificate", func(t *testing.T) *httptest.Server {
 			srv := httptest.NewUnstartedServer(http.NotFoundHandler())
 			srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the failed handshakes are the point
 			srv.StartTLS()
 			return srv
-		}, reports.ModeTLS},
+		}, reports.ModeTLS, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +167,7 @@ func TestRunClassifiesTransportFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := Run(context.Background(), Options{Scenario: sc, Target: sc.Target, Dir: t.TempDir(), Grace: 5 * time.Second})
+			out, err := Run(context.Background(), Options{Scenario: sc, Target: sc.Target, Dir: t.TempDir(), Grace: 5 * time.Second, dial: tt.dial})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -13,9 +13,11 @@
 package replay
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -88,6 +90,10 @@ type Options struct {
 	Progress      io.Writer
 	Terminal      bool
 	ProgressEvery time.Duration // default 1s on a terminal, 5s otherwise
+
+	// dial replaces the client's dialer: tests watch the connections the
+	// engine reads from, to wait for what the client has received.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Shard selects part k (from 0) of n of a run split across processes. The
