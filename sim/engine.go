@@ -21,8 +21,10 @@ type event struct {
 // Engine is a discrete-event engine: a virtual clock and a heap of events.
 // Run pops events in time order (scheduling order among ties) and calls
 // their actors, which schedule more. Nothing runs concurrently, so a run is
-// a function of its inputs and seeds. The heap's memory is reused: once it
-// has grown to the peak number of pending events, scheduling allocates
+// a function of its inputs and seeds. Events further ahead than the next
+// sixteenth of a second wait in buckets and join the heap when their
+// bucket comes up. The memory of the heap and the buckets is reused: once
+// it has grown to the peak number of pending events, scheduling allocates
 // nothing. The zero value is ready to use.
 type Engine struct {
 	now    time.Duration
@@ -30,7 +32,25 @@ type Engine struct {
 	heap   []event
 	delays []*Delay
 	events uint64
+
+	// Events due from bucket (moved+1) on wait in buckets of
+	// bucketWidth, a ring of farBuckets, and join the heap when their
+	// bucket comes up, so the heap holds only the near future (think
+	// times of a hundred thousand users would make it deep and cold).
+	// Events past the ring go to the heap at once. The order events fire
+	// in is the heap's either way: (at, seq).
+	far     [farBuckets][]event
+	farN    int       // events in far
+	spare   [][]event // emptied buckets' arrays, for the next bucket to fill
+	moved   int64     // the bucket whose events are all in the heap
+	started bool      // moved has been set from the clock
 }
+
+// Far-future buckets: 1/16 s wide, 4,096 of them (256 s ahead).
+const (
+	bucketWidth = time.Second / 16
+	farBuckets  = 4096
+)
 
 // Delay is a queue of events that all fall due a fixed time after they
 // are scheduled (a timeout, a poll interval): they fall due in the order
@@ -88,7 +108,7 @@ func (e *Engine) Events() uint64 { return e.events }
 
 // Pending returns how many events are scheduled and not yet fired.
 func (e *Engine) Pending() int {
-	n := len(e.heap)
+	n := len(e.heap) + e.farN
 	for _, q := range e.delays {
 		n += q.n
 	}
@@ -102,8 +122,41 @@ func (e *Engine) At(at time.Duration, a Actor, tag uint64) {
 		at = e.now
 	}
 	e.seq++
-	e.heap = append(e.heap, event{at: at, seq: e.seq, a: a, tag: tag})
+	if !e.started {
+		e.moved, e.started = int64(e.now/bucketWidth), true
+	}
+	if k := int64(at / bucketWidth); k > e.moved && k-e.moved < farBuckets {
+		b := &e.far[k%farBuckets]
+		if cap(*b) == 0 && len(e.spare) > 0 {
+			*b, e.spare = e.spare[len(e.spare)-1], e.spare[:len(e.spare)-1]
+		}
+		*b = append(*b, event{at: at, seq: e.seq, a: a, tag: tag})
+		e.farN++
+		return
+	}
+	e.push(event{at: at, seq: e.seq, a: a, tag: tag})
+}
+
+func (e *Engine) push(x event) {
+	e.heap = append(e.heap, x)
 	e.up(len(e.heap) - 1)
+}
+
+// advance moves the next bucket's events into the heap, which then
+// orders them with the others, and keeps the bucket's array for reuse.
+func (e *Engine) advance() {
+	e.moved++
+	b := &e.far[e.moved%farBuckets]
+	if cap(*b) == 0 {
+		return
+	}
+	for i := range *b {
+		e.push((*b)[i])
+		(*b)[i] = event{}
+	}
+	e.farN -= len(*b)
+	e.spare = append(e.spare, (*b)[:0])
+	*b = nil
 }
 
 // After schedules a.Act(now+d, tag).
@@ -125,6 +178,15 @@ func (e *Engine) Run(until time.Duration) uint64 {
 			if q.n > 0 && (next == nil || before(&q.events[q.head], next)) {
 				next, from = &q.events[q.head], q
 			}
+		}
+		if e.farN > 0 && (next == nil || next.at >= time.Duration(e.moved+1)*bucketWidth) {
+			// The next bucket may hold an earlier event than any pending.
+			if time.Duration(e.moved+1)*bucketWidth > until {
+				e.now = until
+				break
+			}
+			e.advance()
+			continue
 		}
 		if next == nil {
 			break

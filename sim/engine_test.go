@@ -97,7 +97,7 @@ func TestEngineDoesNotAllocatePerEvent(t *testing.T) {
 	for range 1000 {
 		e.After(0, k, 0)
 	}
-	e.Run(10 * time.Millisecond)
+	e.Run(time.Second) // the heap and the far buckets' arrays grow to their steady size
 	allocs := testing.AllocsPerRun(10, func() { e.Run(e.Now() + 10*time.Millisecond) })
 	if allocs != 0 {
 		t.Fatalf("%v allocations per 10ms of events, want 0", allocs)
@@ -126,3 +126,47 @@ func TestDelayQueuesInterleaveWithTheHeap(t *testing.T) {
 		t.Fatalf("fired %v (%d), want %v then 99 more at 3.5s", r.fired[:6], len(r.fired), want)
 	}
 }
+
+// Events spread over ten minutes (past the far buckets' 256 s ring, so
+// some wait in buckets and some go to the heap at once), scheduled from
+// inside events too, fire in (time, scheduling order), exactly as one heap
+// would fire them.
+func TestEngineOrdersFarEvents(t *testing.T) {
+	var e Engine
+	rng := rand.New(rand.NewPCG(3, 4))
+	type fired struct {
+		at  time.Duration
+		tag uint64
+	}
+	var got []fired
+	var tag uint64
+	var act actorFunc
+	act = func(now time.Duration, t uint64) {
+		got = append(got, fired{now, t})
+		if rng.IntN(2) == 0 { // a follow-up, some at the same instant
+			tag++
+			e.At(now+time.Duration(rng.IntN(3))*time.Duration(rng.Int64N(int64(300*time.Second))), act, tag)
+		}
+	}
+	for range 20_000 {
+		tag++
+		e.At(time.Duration(rng.Int64N(int64(600*time.Second)))/time.Millisecond*time.Millisecond, act, tag)
+	}
+	for e.Pending() > 0 {
+		e.Run(e.Now() + time.Duration(rng.Int64N(int64(5*time.Second))))
+	}
+	if len(got) < 30_000 {
+		t.Fatalf("%d events fired", len(got))
+	}
+	for i := 1; i < len(got); i++ {
+		a, b := got[i-1], got[i]
+		if b.at < a.at || b.at == a.at && b.tag < a.tag {
+			t.Fatalf("event %d (%s, #%d) fired after (%s, #%d)", i, b.at, b.tag, a.at, a.tag)
+		}
+	}
+}
+
+// actorFunc adapts a function to Actor.
+type actorFunc func(now time.Duration, tag uint64)
+
+func (f actorFunc) Act(now time.Duration, tag uint64) { f(now, tag) }
