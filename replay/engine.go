@@ -54,8 +54,8 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.dial != nil {
-		client.Transport.(*http.Transport).DialContext = o.dial
+	if o.Dial != nil {
+		client.Transport.(*http.Transport).DialContext = o.Dial
 	}
 	defer client.CloseIdleConnections()
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {

@@ -167,7 +167,7 @@ func TestRunClassifiesTransportFailures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := Run(context.Background(), Options{Scenario: sc, Target: sc.Target, Dir: t.TempDir(), Grace: 5 * time.Second, dial: tt.dial})
+			out, err := Run(context.Background(), Options{Scenario: sc, Target: sc.Target, Dir: t.TempDir(), Grace: 5 * time.Second, Dial: tt.dial})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -91,9 +91,11 @@ type Options struct {
 	Terminal      bool
 	ProgressEvery time.Duration // default 1s on a terminal, 5s otherwise
 
-	// dial replaces the client's dialer: tests watch the connections the
-	// engine reads from, to wait for what the client has received.
-	dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Dial, when set, replaces the dialer of the engine's HTTP client (the
+	// reachability check still dials the target for real). Tests serve a
+	// target on an in-memory network through it (internal/memnet), or
+	// watch what the client reads.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Shard selects part k (from 0) of n of a run split across processes. The

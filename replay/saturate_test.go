@@ -19,6 +19,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/stampede-load/stampede/internal/memnet"
 	"github.com/stampede-load/stampede/reports"
 	"github.com/stampede-load/stampede/scenarios"
 )
@@ -158,10 +159,10 @@ func TestSaturateFindsCapacity(t *testing.T) {
 
 func testSaturateFindsCapacity(t *testing.T, addr string) {
 	const capacity = 160.0 // 4 workers × 25 ms
-	dial, stop := serveVirtual(&poolServer{service: 25 * time.Millisecond, free: make([]time.Time, 4)})
+	dial, stop := memnet.Serve(&poolServer{service: 25 * time.Millisecond, free: make([]time.Time, 4)})
 	defer stop()
 	o := saturateOptions(t, "http://"+addr, 100, 20, 300, time.Second)
-	o.Run.dial, o.newMeter = dial, idleMeter
+	o.Run.Dial, o.newMeter = dial, idleMeter
 	o.Refine = true
 	var progress bytes.Buffer
 	o.Run.Progress = &progress
@@ -242,10 +243,10 @@ func TestSaturateRateLimitOnset(t *testing.T) {
 
 func testSaturateRateLimitOnset(t *testing.T, addr string) {
 	const limit = 100.0 // requests/s: 50 in any 500 ms
-	dial, stop := serveVirtual(limitHandler(50, 500*time.Millisecond))
+	dial, stop := memnet.Serve(limitHandler(50, 500*time.Millisecond))
 	defer stop()
 	o := saturateOptions(t, "http://"+addr, 70, 10, 200, time.Second)
-	o.Run.dial, o.newMeter = dial, idleMeter
+	o.Run.Dial, o.newMeter = dial, idleMeter
 	out, err := Saturate(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)

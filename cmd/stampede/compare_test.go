@@ -2,41 +2,68 @@ package main
 
 import (
 	"encoding/json"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
+	"github.com/stampede-load/stampede/internal/memnet"
 	"github.com/stampede-load/stampede/reports"
 )
 
 // fixedServer answers every request after sleeping d: a loopback target
 // with a deterministic service time.
 func fixedServer(t *testing.T, d time.Duration) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		time.Sleep(d)
-		w.Write([]byte(`{"ok":true}`))
-	}))
+	srv := httptest.NewServer(fixedHandler(d))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
+// fixedHandler answers every request after sleeping d.
+func fixedHandler(d time.Duration) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(d)
+		w.Write([]byte(`{"ok":true}`))
+	})
+}
+
+// In virtual time (virtual_test.go): each run's latencies are its
+// target's service time exactly, whatever the machine's load.
 func TestCompareFlagsASlowerTarget(t *testing.T) {
+	target := reachableURL(t)
+	synctest.Test(t, func(t *testing.T) { testCompareFlagsASlowerTarget(t, target) })
+}
+
+func testCompareFlagsASlowerTarget(t *testing.T, target string) {
 	dir := t.TempDir()
 	run := func(name string, d time.Duration) string {
+		dial, stop := memnet.Serve(fixedHandler(d))
+		defer stop()
 		out := filepath.Join(dir, name)
-		code, _, stderr := cli(t, "run", "--url", fixedServer(t, d).URL, "--rate", "20/s", "--duration", "20s", "--out", out, "--quiet")
+		code, _, stderr := cliVia(t, dial, "run", "--url", target, "--rate", "20/s", "--duration", "20s", "--out", out, "--quiet")
 		if code != exitOK {
 			t.Fatalf("run %s: exit %d: %s", name, code, stderr)
 		}
 		return out
 	}
-	// A service time long enough that the scheduling noise of a loaded
-	// 2-core machine (tens of ms at p99) does not swamp the 30%.
 	base, slow := run("base", 400*time.Millisecond), run("slow", 520*time.Millisecond) // 30% slower
+	for _, r := range []struct {
+		dir  string
+		want float64
+	}{{base, 400}, {slow, 520}} {
+		s, err := reports.ReadSummary(filepath.Join(r.dir, "summary.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(s.Latency.P50-r.want) > 0.5 || math.Abs(s.Latency.P99-r.want) > 0.5 { // the histogram's resolution
+			t.Fatalf("%s: p50 %.2fms p99 %.2fms, want %.0fms: the service time alone", r.dir, s.Latency.P50, s.Latency.P99, r.want)
+		}
+	}
 
 	code, stdout, stderr := cli(t, "compare", base, slow, "--fail-on", "regression", "--format", "junit")
 	if code != exitGateFailed {

@@ -155,6 +155,7 @@ func (o *runOptions) replayOptions(st *state, sc *scenarios.Scenario, applied sc
 		Grace:          o.grace,
 		Dir:            cmp.Or(o.out, replay.DefaultRunDir(sc.Name, time.Now())),
 		Terminal:       st.terminal,
+		Dial:           st.dial,
 		StartTolerance: o.startTol,
 		Info:           replay.RunInfo{TimeScale: applied.TimeScale, RateScale: applied.RateScale, Shard: o.shard},
 	}

@@ -117,6 +117,7 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		Grace:       o.grace,
 		Dir:         cmp.Or(o.out, replay.DefaultRunDir(sc.Name+"-saturate", time.Now())),
 		Terminal:    st.terminal,
+		Dial:        st.dial,
 		Info:        replay.RunInfo{TimeScale: applied.TimeScale, RateScale: applied.RateScale},
 	}
 	if !o.quiet {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"io"
+	"net"
 )
 
 // state is the process as the commands see it: arguments and output streams
@@ -12,6 +13,10 @@ type state struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	terminal bool // stdout is a terminal
+
+	// dial replaces the engine's dialer (replay.Options.Dial): tests run
+	// the command line against a target on an in-memory network.
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // execute runs the command line in st.
