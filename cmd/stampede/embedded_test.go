@@ -171,3 +171,62 @@ func TestEmbeddedLaunchDayAddressesCardsByKeyedHPAN(t *testing.T) {
 		t.Fatalf("read results: %v; %d activations", err, activations)
 	}
 }
+
+// A scenario can compute a card's hpan itself, as FORMAT.md says: it
+// extracts the stack's salt from GET /api/v1/hpan-salt and activates the
+// card at {{hpan .PAN .Vars.salt}}, which the stack accepts only if the
+// hash is the one it keyed.
+func TestEmbeddedScenarioComputesHPANWithTheSalt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "salt.yaml")
+	src := `name: salt
+target: embedded
+seed: 5
+profile:
+  - hold: {rate: 5/s, duration: 2s}
+login:
+  method: POST
+  path: /api/v1/session
+  body: '{"fiscalCode":"{{.FiscalCode}}"}'
+  expect: [201]
+  extract: {token: token}
+journeys:
+  - name: add-and-activate
+    headers: {Authorization: "Bearer {{.Vars.token}}"}
+    steps:
+      - name: accept-terms
+        method: PUT
+        path: /api/v1/citizen
+        body: '{"acceptTerms":true}'
+        expect: [200]
+      - name: add-card
+        method: POST
+        path: /api/v1/wallet/cards
+        body: '{"pan":"{{.PAN}}","expiry":"{{.Expiry}}","cvv":"{{.CVV}}","holder":"{{json .Name}} {{json .Surname}}"}'
+        expect: [201]
+      - name: salt
+        path: /api/v1/hpan-salt
+        expect: [200]
+        extract: {salt: salt}
+      - name: activate
+        method: PUT
+        path: /api/v1/cashback/cards/{{hpan .PAN .Vars.salt}}
+        expect: [200]
+embedded: {stack_profile: hardened}
+`
+	if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := cli(t, "run", path, "--out", filepath.Join(dir, "run"), "--quiet", "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var s reports.Summary
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		t.Fatalf("summary: %v\n%s", err, stdout)
+	}
+	i := slices.IndexFunc(s.Steps, func(st reports.StepSummary) bool { return st.Name == "activate" })
+	if i < 0 || s.Steps[i].Requests != 10 || s.Steps[i].OK != 10 {
+		t.Fatalf("activate: %+v; want all 10 cards activated at the hpan the scenario computed", s.Steps)
+	}
+}
