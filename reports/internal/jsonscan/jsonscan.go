@@ -5,6 +5,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"unicode/utf16"
@@ -120,6 +121,24 @@ func (s *Scanner) Str() ([]byte, error) {
 		return nil, err
 	}
 	start := s.pos
+	// The common case, a string without escapes: find its end with
+	// IndexByte (vectorised), then check what lies before it in one tight
+	// pass. A string with an escape or a control character takes the
+	// byte-by-byte loop, which decodes or reports it.
+	if end := bytes.IndexByte(s.data[start:], '"'); end >= 0 {
+		out := s.data[start : start+end]
+		plain := true
+		for _, c := range out {
+			if c < 0x20 || c == '\\' {
+				plain = false
+				break
+			}
+		}
+		if plain {
+			s.pos = start + end + 1
+			return out, nil
+		}
+	}
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
