@@ -13,6 +13,11 @@
 //
 // It only ever sends traffic to the server it starts on 127.0.0.1, and each
 // tool runs for a bounded duration.
+//
+// -ladder climbs a ladder of rates with stampede and vegeta side by side
+// and prints the highest rate stampede held with a healthy generator;
+// -inflight aims both at a target that holds each request (-hold) and
+// prints each process's peak RSS per request in flight.
 package main
 
 import (
@@ -32,6 +37,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/stampede-load/stampede/reports"
 )
 
 func main() {
@@ -49,6 +56,10 @@ type config struct {
 	flat     bool
 	keep     bool
 	metrics  int
+	ladder   string
+	inflight bool
+	hold     time.Duration
+	baseline string
 }
 
 // measurement is one tool's run.
@@ -60,6 +71,7 @@ type measurement struct {
 	cpu      time.Duration
 	maxRSS   int64 // bytes
 	note     string
+	summary  *reports.Summary // stampede's summary.json, nil for the other tools
 }
 
 func run() error {
@@ -71,6 +83,10 @@ func run() error {
 	flag.BoolVar(&c.flat, "flat", false, "also compare stampede's peak RSS over 1-minute and 10-minute runs")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder")
 	flag.IntVar(&c.metrics, "metrics", 0, "instead of comparing tools, run stampede N times with metrics off and N times on (scraped every second, pushed every 5s), alternating")
+	flag.StringVar(&c.ladder, "ladder", "", "instead of comparing at one rate, climb these rates per second (e.g. 2000,4000,8000), stampede and vegeta's CLI side by side, -duration each, and print the highest rate each held")
+	flag.BoolVar(&c.inflight, "inflight", false, "instead of the trivial target, one that holds each request for -hold: print each tool's peak RSS per request in flight")
+	flag.DurationVar(&c.hold, "hold", 2*time.Second, "with -inflight: how long the target holds each request")
+	flag.StringVar(&c.baseline, "baseline", "", "with -inflight: another stampede binary (an earlier build) to measure beside this one")
 	flag.Parse()
 	if c.duration <= 0 || c.duration > 15*time.Minute {
 		return fmt.Errorf("-duration %s: want a positive duration up to 15m", c.duration)
@@ -78,6 +94,12 @@ func run() error {
 	perSecond, err := parsePerSecond(c.rate)
 	if err != nil {
 		return err
+	}
+	var rates []float64
+	if c.ladder != "" {
+		if rates, err = parseLadder(c.ladder); err != nil {
+			return err
+		}
 	}
 
 	work, err := os.MkdirTemp("", "stampede-bench-")
@@ -101,12 +123,27 @@ func run() error {
 		}
 	}
 
+	if c.inflight {
+		stampedes := []string{stampede}
+		if c.baseline != "" {
+			stampedes = append(stampedes, c.baseline)
+		}
+		fmt.Printf("%d cores\n", runtime.NumCPU())
+		return inflightMemory(os.Stdout, stampedes, c.vegeta, work, c.rate, perSecond, c.duration, c.hold)
+	}
 	srv, url, err := startTarget()
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	fmt.Printf("target %s, rate %s, %s per tool, %d cores\n\n", url, c.rate, c.duration, runtime.NumCPU())
+	if rates != nil {
+		fmt.Printf("target %s, %s per tool and rate, %d cores\n\n", url, c.duration, runtime.NumCPU())
+	} else {
+		fmt.Printf("target %s, rate %s, %s per tool, %d cores\n\n", url, c.rate, c.duration, runtime.NumCPU())
+	}
+	if rates != nil {
+		return ladder(os.Stdout, stampede, c.vegeta, work, url, rates, c.duration)
+	}
 	if c.metrics > 0 {
 		return metricsCost(stampede, work, url, c.rate, perSecond, c.duration, c.metrics)
 	}
@@ -177,15 +214,15 @@ func runStampede(bin, work, url, rate string, d time.Duration, extra ...string) 
 	}
 	m.requests = jsonInt(stdout, `"requests":`)
 	m.achieved = jsonFloat(stdout, `"achieved_rate":`)
+	if m.summary, err = reports.DecodeSummary(strings.NewReader(stdout)); err != nil {
+		return m, fmt.Errorf("stampede's summary: %w", err)
+	}
 	return m, nil
 }
 
 func runVegeta(bin, work, url string, perSecond float64, d time.Duration) (measurement, error) {
 	results := filepath.Join(work, "vegeta.bin")
-	cmd := exec.Command(bin, "attack", "-rate", strconv.FormatFloat(perSecond, 'f', -1, 64)+"/1s",
-		"-duration", d.String(), "-output", results)
-	cmd.Stdin = strings.NewReader("GET " + url + "\n")
-	m, _, err := measure("vegeta 12.13.0", cmd)
+	m, _, err := measure(vegetaTool, runVegetaCmd(bin, results, url, perSecond, d))
 	if err != nil {
 		return m, err
 	}

@@ -53,6 +53,8 @@ func newClient(h scenarios.HTTPOptions, maxConns int) (*http.Client, error) {
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		DisableCompression:    true,
+		ReadBufferSize:        connReadBuffer,
+		WriteBufferSize:       connWriteBuffer,
 	}
 	switch h.Version {
 	case "", "auto", "2":
@@ -72,6 +74,13 @@ func newClient(h scenarios.HTTPOptions, maxConns int) (*http.Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}, nil
 }
+
+// connReadBuffer and connWriteBuffer size each connection's buffers
+// (bytes).
+const (
+	connReadBuffer  = 1 << 10
+	connWriteBuffer = 1 << 10
+)
 
 // checkReachable dials the target once before the run, so that a wrong port
 // or host is reported as bad input naming the URL rather than as a run full

@@ -10,14 +10,18 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
+	"io"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stampede-load/stampede/scenarios"
 )
 
 // tlsServer records the protocol and client certificate of each request.
@@ -151,4 +155,32 @@ func TestTLSAndProtocol(t *testing.T) {
 			t.Fatalf("err = %v, want bad input", err)
 		}
 	})
+}
+
+// TestClientReadsHeadersLongerThanItsBuffers: the connections' small
+// buffers (connReadBuffer, connWriteBuffer) bound memory, not what a
+// request or response may carry.
+func TestClientReadsHeadersLongerThanItsBuffers(t *testing.T) {
+	long := strings.Repeat("x", 8*connReadBuffer)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Long", long)
+		w.Write([]byte(r.Header.Get("X-Sent")))
+	}))
+	defer srv.Close()
+	c, err := newClient(scenarios.HTTPOptions{}, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := strings.Repeat("y", 8*connWriteBuffer)
+	req, _ := http.NewRequest(http.MethodGet, srv.URL, nil)
+	req.Header.Set("X-Sent", sent)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.Header.Get("X-Long") != long || string(body) != sent {
+		t.Errorf("a header of %d bytes came back as %d, one of %d sent as %d", len(long), len(resp.Header.Get("X-Long")), len(sent), len(body))
+	}
 }

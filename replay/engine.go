@@ -104,6 +104,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	r.gen.begin(o.MaxInflight)
+	if o.PaceGC {
+		defer paceGC()()
+	}
 	acc := reports.NewAccumulator(reports.WithStart(r.start))
 	collected := make(chan error, 1)
 	intervals := merge.NewIntervalWriter(hlog)

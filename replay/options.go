@@ -70,6 +70,14 @@ type Options struct {
 	// the run's accumulator, from the engine's collector goroutine.
 	Sinks []reports.Sink
 
+	// PaceGC lets Run lower the garbage collector's percentage (GOGC, for
+	// the whole process) while many journeys are in flight, so that the
+	// heap grows about 32 MB between collections rather than a multiple of
+	// a large live heap: never above the percentage in effect when Run
+	// starts, never below 50, and restored when Run returns. For a command
+	// that owns its process and runs one Run at a time.
+	PaceGC bool
+
 	// Generator measures the generator's own health during the run (nil:
 	// Run makes its own); give one to read it live. The summary's
 	// "generator" object is its final Snapshot.

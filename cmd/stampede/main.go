@@ -16,8 +16,10 @@ import (
 func main() {
 	// A load generator's live heap is small and flat (results stream to
 	// disk), so collecting at 4x it rather than 2x halves GC work on the
-	// hot path at a cost of a few megabytes. GOGC in the environment wins.
-	if os.Getenv("GOGC") == "" {
+	// hot path at a cost of a few megabytes; with thousands of journeys in
+	// flight the engine lowers it again (paceGC). GOGC in the environment
+	// wins.
+	if !gogcSet() {
 		debug.SetGCPercent(400)
 	}
 	ctx, stop := interruptible()
@@ -34,6 +36,14 @@ func main() {
 	}
 	os.Exit(code)
 }
+
+// gogcSet reports whether the environment chose the collector's
+// percentage, which then holds for the whole process.
+func gogcSet() bool { return os.Getenv("GOGC") != "" }
+
+// paceGC says whether a run may lower the collector's percentage while
+// many journeys are in flight (replay.Options.PaceGC).
+func paceGC() bool { return !gogcSet() }
 
 // interruptible returns a context cancelled by the first SIGINT, SIGTERM
 // or SIGHUP (the terminal went away),

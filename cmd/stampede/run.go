@@ -157,6 +157,7 @@ func (o *runOptions) replayOptions(st *state, sc *scenarios.Scenario, applied sc
 		Terminal:       st.terminal,
 		Dial:           st.dial,
 		StartTolerance: o.startTol,
+		PaceGC:         paceGC(),
 		Info:           replay.RunInfo{TimeScale: applied.TimeScale, RateScale: applied.RateScale, Shard: o.shard},
 	}
 	if o.shard != "" {

@@ -118,6 +118,7 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 		Dir:         cmp.Or(o.out, replay.DefaultRunDir(sc.Name+"-saturate", time.Now())),
 		Terminal:    st.terminal,
 		Dial:        st.dial,
+		PaceGC:      paceGC(),
 		Info:        replay.RunInfo{TimeScale: applied.TimeScale, RateScale: applied.RateScale},
 	}
 	if !o.quiet {
