@@ -30,7 +30,10 @@ type Figure struct {
 }
 
 // Wide reports whether the figure's interval is too wide to decide on.
-func (f Figure) Wide() bool { return f.Estimate.N > 1 && f.Estimate.RelativeHalfWidth() > WideInterval }
+// A figure that did not vary (no retries in any replication) is not.
+func (f Figure) Wide() bool {
+	return f.Estimate.N > 1 && f.Estimate.HalfWidth > 0 && f.Estimate.RelativeHalfWidth() > WideInterval
+}
 
 // Replicate runs the simulation n times, replication i with the users'
 // seed (Scenario.Seed) and the stations' seed (Options.Seed) both moved on

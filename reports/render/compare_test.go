@@ -148,3 +148,30 @@ func TestReportWithBaseline(t *testing.T) {
 		}
 	})
 }
+
+// TestReplicatedSimulationReport pins the replications' figures in the
+// table and Markdown, and in the HTML's tables.
+func TestReplicatedSimulationReport(t *testing.T) {
+	runs := []*Run{loadFixture(t, "sim-replicated")}
+	for _, f := range []struct {
+		format Format
+		ext    string
+	}{{Table, "txt"}, {Markdown, "md"}} {
+		t.Run(f.ext, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, f.format, runs); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, "report-sim-replicated."+f.ext, buf.Bytes())
+		})
+	}
+	var buf bytes.Buffer
+	if err := Write(&buf, HTML, runs); err != nil {
+		t.Fatal(err)
+	}
+	page := buf.String()
+	if !strings.Contains(page, `<h3 id="replications">5 replications</h3>`) ||
+		!strings.Contains(page, `<tr><td>p99 latency</td><td class="r">704.82 ms</td><td class="r">12.95 ms</td><td></td></tr>`) {
+		t.Errorf("the page lacks the replications' table")
+	}
+}

@@ -76,6 +76,8 @@ type htmlRun struct {
 	Search     *grid
 	SearchNote string
 
+	Replications     *grid // a replicated simulation's figures, nil for none
+	ReplicationsN    int
 	Baseline         *grid // the comparison with the baseline, nil for none
 	BaselineName     string
 	BaselineHeadline string
@@ -116,6 +118,10 @@ func WriteHTML(w io.Writer, runs []*Run) error {
 			g := searchGrid(r.Saturation)
 			hr.Search = &g
 			hr.SearchNote = r.Saturation.Stopped
+		}
+		if reps := s.Replications; reps != nil && len(reps.Figures) > 0 {
+			g := replicationGrid(reps)
+			hr.Replications, hr.ReplicationsN = &g, reps.N
 		}
 		if c := r.Baseline; c != nil {
 			g := compareGrid(c)
@@ -214,6 +220,7 @@ td.r, th.r { text-align: right; font-variant-numeric: tabular-nums; white-space:
 {{range .Runs}}
 <h2>Tables{{if gt (len $.Runs) 1}} · {{.Name}}{{end}}</h2>
 {{if .Gates.Rows}}<h3>Gates</h3>{{template "grid" .Gates}}{{end}}
+{{if .Replications}}<h3 id="replications">{{.ReplicationsN}} replications</h3>{{template "grid" .Replications}}{{end}}
 {{if .Baseline}}<h3 id="baseline">Against the baseline {{.BaselineName}}</h3><div class="wide">{{template "grid" .Baseline}}</div>{{end}}
 {{if .Search}}<h3>Saturation search</h3><div class="wide">{{template "grid" .Search}}</div>{{if .SearchNote}}<p class="meta">stopped: {{.SearchNote}}</p>{{end}}{{end}}
 <h3>Steps</h3>

@@ -51,6 +51,10 @@ func WriteMarkdown(w io.Writer, runs []*Run) error {
 		if len(runs) > 1 {
 			suffix = " · " + r.Name
 		}
+		if reps := r.Summary.Replications; reps != nil && len(reps.Figures) > 0 {
+			ew.printf("\n### %d replications%s\n\n", reps.N, mdEscape(suffix))
+			mdGrid(ew, replicationGrid(reps))
+		}
 		if r.Saturation != nil {
 			ew.printf("\n### Saturation search%s\n\n", mdEscape(suffix))
 			mdGrid(ew, searchGrid(r.Saturation))

@@ -157,6 +157,24 @@ func stepGrid(s *reports.Summary) grid {
 	return g
 }
 
+// replicationGrid is a replicated simulation's headline figures, each the
+// mean with its 95% half-width, a wide one flagged.
+func replicationGrid(r *reports.Replications) grid {
+	g := grid{Head: []string{"figure", "mean", "± 95%", ""}, Right: []bool{false, true, true, false}}
+	for _, f := range r.Figures {
+		note := ""
+		if f.Wide {
+			note = "wide: run more replications"
+		}
+		unit := f.Unit
+		if unit != "" && unit != "%" && unit != "/s" {
+			unit = " " + unit
+		}
+		g.Rows = append(g.Rows, []string{f.Name, reports.FormatDecimal(f.Mean, 2) + unit, reports.FormatDecimal(f.HalfWidth, 2) + unit, note})
+	}
+	return g
+}
+
 // errorGrid is a run's error modes, at most limit of them (0: all).
 func errorGrid(s *reports.Summary, limit int) grid {
 	g := grid{Head: []string{"mode", "upstream", "count", "share", "onset", "offered at onset", "first in", "message"},

@@ -49,6 +49,12 @@ func writeTextReport(w io.Writer, runs []*Run) error {
 		if err := WriteTable(w, r.Summary); err != nil {
 			return err
 		}
+		if reps := r.Summary.Replications; reps != nil && len(reps.Figures) > 0 {
+			ew.printf("\n%d replications: mean ± 95%% confidence half-width\n", reps.N)
+			if err := writeGridTable(ew, replicationGrid(reps)); err != nil {
+				return fmt.Errorf("replications: %w", err)
+			}
+		}
 		if c := r.Baseline; c != nil {
 			ew.printf("\nAgainst the baseline %s: %s\n\n", r.BaselineName, compareHeadline(c))
 			if err := writeGridTable(ew, compareGrid(c)); err != nil {
