@@ -76,9 +76,14 @@ func newClient(h scenarios.HTTPOptions, maxConns int) (*http.Client, error) {
 }
 
 // connReadBuffer and connWriteBuffer size each connection's buffers
-// (bytes).
+// (bytes). Every journey in flight holds a connection, and the transport's
+// default 4 KB each were a fifth of what a journey in flight held. A
+// response's head and a small JSON body fit in 512 bytes; larger bodies are
+// read past the buffer straight into the journey's, and a longer head
+// takes another read. A request's head and a small body fit in 1 KB, so
+// that it leaves in one write.
 const (
-	connReadBuffer  = 1 << 10
+	connReadBuffer  = 512
 	connWriteBuffer = 1 << 10
 )
 

@@ -17,7 +17,7 @@ import (
 // percentage in effect when the run started.
 const (
 	gcHeadroom    = 32 << 20 // bytes
-	minGCPercent  = 50
+	minGCPercent  = 25
 	gcPaceEvery   = 500 * time.Millisecond
 	gcLiveMetric  = "/gc/heap/live:bytes"
 	gcStackMetric = "/gc/scan/stack:bytes"

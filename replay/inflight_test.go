@@ -159,6 +159,6 @@ func TestInFlightMemory(t *testing.T) {
 }
 
 // maxHeapPerJourney is the live heap one journey in flight may hold
-// (bytes): 9 KB with 1 KB connection buffers, 15 KB with the transport's
+// (bytes): 8.5 KB with the connection buffers of newClient, 15 KB with the transport's
 // default 4 KB ones.
-const maxHeapPerJourney = 10 << 10
+const maxHeapPerJourney = 9728

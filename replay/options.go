@@ -74,7 +74,7 @@ type Options struct {
 	// the whole process) while many journeys are in flight, so that the
 	// heap grows about 32 MB between collections rather than a multiple of
 	// a large live heap: never above the percentage in effect when Run
-	// starts, never below 50, and restored when Run returns. For a command
+	// starts, never below 25, and restored when Run returns. For a command
 	// that owns its process and runs one Run at a time.
 	PaceGC bool
 
