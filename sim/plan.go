@@ -331,7 +331,9 @@ func (w *planWorker) holds(ctx context.Context, idx []int) (bool, error) {
 	}
 	s.results[key(idx)] = c
 	s.simulated++
-	p := PlanProgress{Simulated: s.simulated, Bound: s.bound, Elapsed: time.Since(s.start)}
+	// The latest simulation has run to the profile's end.
+	span := w.sc.Profile.Duration()
+	p := PlanProgress{Simulated: s.simulated, Bound: s.bound, Clock: span, Span: span, Elapsed: time.Since(s.start)}
 	s.mu.Unlock()
 	w.progress(p)
 	return c.Holds, nil

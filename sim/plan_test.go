@@ -205,3 +205,27 @@ func TestPlanIsTheSameForTheSameWorkers(t *testing.T) {
 		}
 	}
 }
+
+// TestPlanProgressEndsEachSimulationAtTheProfilesEnd: after each
+// simulation the progress counts it and shows its clock at the profile's
+// end, not where the last in-run tick left it.
+func TestPlanProgressEndsEachSimulationAtTheProfilesEnd(t *testing.T) {
+	vary := []Vary{{Param: "stations.nexi.servers", From: 1, To: 64, Step: 1}, {Param: "stack.workers", From: 1, To: 64, Step: 1}}
+	var calls atomic.Int64
+	sc := &scenarios.Scenario{Profile: &scenarios.Profile{Stages: []scenarios.Stage{{Duration: 25 * time.Second}, {Duration: 5 * time.Second}}}}
+	var got []PlanProgress
+	o := PlanOptions{Scenario: func() (*scenarios.Scenario, error) { return sc, nil }, Model: tinyModel(),
+		Vary: vary, SLO: reports.SLO{Quantile: 0.99, Latency: time.Second},
+		Progress: func(p PlanProgress) { got = append(got, p) }}
+	if _, err := planCapacity(context.Background(), o, staircase(vary, &calls)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || int64(len(got)) != calls.Load() {
+		t.Fatalf("%d progress reports for %d simulations", len(got), calls.Load())
+	}
+	for i, p := range got {
+		if p.Simulated != i+1 || p.Clock != 30*time.Second || p.Span != 30*time.Second {
+			t.Errorf("report %d: %d simulated, clock %s of %s; want %d, 30s of 30s", i, p.Simulated, p.Clock, p.Span, i+1)
+		}
+	}
+}
