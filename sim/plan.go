@@ -331,21 +331,24 @@ func (w *planWorker) holds(ctx context.Context, idx []int) (bool, error) {
 	}
 	s.results[key(idx)] = c
 	s.simulated++
-	// The latest simulation has run to the profile's end.
-	span := w.sc.Profile.Duration()
-	p := PlanProgress{Simulated: s.simulated, Bound: s.bound, Clock: span, Span: span, Elapsed: time.Since(s.start)}
+	p := PlanProgress{Simulated: s.simulated, Bound: s.bound, Elapsed: time.Since(s.start)}
 	s.mu.Unlock()
-	w.progress(p)
+	w.progress(p, true)
 	return c.Holds, nil
 }
 
-func (w *planWorker) progress(p PlanProgress) {
+// progress reports p; after a simulation (done), its clock stands at the
+// profile's end.
+func (w *planWorker) progress(p PlanProgress, done bool) {
 	s := w.s
 	if s.o.Progress == nil {
 		return
 	}
 	if p.Span == 0 {
 		p.Span = w.sc.Profile.Duration()
+	}
+	if done {
+		p.Clock = p.Span
 	}
 	s.report.Lock()
 	s.o.Progress(p)
@@ -371,7 +374,7 @@ func (w *planWorker) simulate(ctx context.Context, idx []int) (*Config, error) {
 			s.mu.Lock()
 			p := PlanProgress{Simulated: s.simulated, Bound: s.bound, Clock: at, Elapsed: time.Since(s.start)}
 			s.mu.Unlock()
-			w.progress(p)
+			w.progress(p, false)
 		}
 	}
 	out, err := Run(ctx, Options{Scenario: w.sc, Model: &m, Seed: s.o.Seed, Sinks: []reports.Sink{clock}})
