@@ -42,12 +42,18 @@ func NewPipe(to Sink) *Pipe {
 
 // Add copies r into the current batch: the copy is the pipe's, so r may be
 // reused at once (the strings it points to must not be).
-func (p *Pipe) Add(r *Result) {
-	p.batch = append(p.batch, *r)
+func (p *Pipe) Add(r *Result) { *p.Next() = *r }
+
+// Next returns a zeroed result in the current batch for the producer to
+// fill in place, saving Add's copy; the sink has it, in order, once it is
+// filled: it must be filled before the next Next, Add or Close.
+func (p *Pipe) Next() *Result {
 	if len(p.batch) == pipeBatch {
 		p.full <- p.batch
 		p.batch = <-p.free
 	}
+	p.batch = append(p.batch, Result{})
+	return &p.batch[len(p.batch)-1]
 }
 
 // Close hands over what is left and waits until the sink has had it all.

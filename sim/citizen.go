@@ -350,9 +350,8 @@ func (c *citizen) emit(status int, code, message, upstream, transport string, no
 	st := a.Step
 	end := r.o.Start.Add(now)
 	pending := ok && c.pending
-	r.res = reports.Result{Seq: c.n, Journey: c.walk.Journey.Name, Step: st.Name, User: c.walk.User.Index,
+	*r.out.Next() = reports.Result{Seq: c.n, Journey: c.walk.Journey.Name, Step: st.Name, User: c.walk.User.Index,
 		Attempt: a.Attempt, Poll: a.Poll, Intended: a.Due, Sent: a.Due, Latency: end.Sub(a.Due), SendLatency: end.Sub(a.Due),
 		Method: st.Method, Code: status, OK: ok, Error: transport, Upstream: upstream, ErrorCode: code, Message: message,
 		Arrival: a.Arrival, JourneyDone: a.Completes(ok, pending)}
-	r.out.Add(&r.res)
 }

@@ -123,8 +123,7 @@ type run struct {
 	m   *Model
 	e   Engine
 	out *reports.Pipe
-	res reports.Result // the result being handed to the sinks
-	rng *rand.Rand     // the stack's own draws (retry jitter)
+	rng *rand.Rand // the stack's own draws (retry jitter)
 
 	arrivals    arrivalSource
 	lastArrival time.Duration // -1 until the profile has ended
@@ -333,9 +332,8 @@ const arrivalDue = 1
 func (r *run) arrive(n uint64, now time.Duration) {
 	u, err := r.sc.NewUser(n)
 	if err != nil {
-		r.res = reports.Result{Seq: n, User: n, Attempt: 1, Intended: r.o.Start.Add(now), Sent: r.o.Start.Add(now),
+		*r.out.Next() = reports.Result{Seq: n, User: n, Attempt: 1, Intended: r.o.Start.Add(now), Sent: r.o.Start.Add(now),
 			Error: "data: " + err.Error(), Arrival: true}
-		r.out.Add(&r.res)
 		return
 	}
 	c := r.citizen()
