@@ -26,3 +26,36 @@ func TestPipeDeliversEveryResultInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPipeNextHandsOutZeroedResultsInOrder pins Next: results filled in
+// place reach the sink in order, mixed with Add's, and each starts zeroed
+// even when its batch is a reused one (more results than the pipe's
+// buffers hold).
+func TestPipeNextHandsOutZeroedResultsInOrder(t *testing.T) {
+	const n = 2*pipeBuffers*pipeBatch + 5
+	var got []Result
+	p := NewPipe(SinkFunc(func(r *Result) { got = append(got, *r) }))
+	for i := range uint64(n) {
+		// a pattern of five, so a reused batch's slot held a result of
+		// another kind (batches come back every six or seven)
+		if i%5 == 0 {
+			p.Add(&Result{Seq: i, Error: "added"})
+			continue
+		}
+		r := p.Next()
+		r.Seq = i
+		if i%5 == 1 {
+			r.Error = "filled"
+		}
+	}
+	p.Close()
+	if len(got) != n {
+		t.Fatalf("the sink had %d results, want %d", len(got), n)
+	}
+	for i, r := range got {
+		want := [...]string{"added", "filled", "", "", ""}[i%5]
+		if r.Seq != uint64(i) || r.Error != want {
+			t.Fatalf("result %d is seq %d error %q, want seq %d error %q", i, r.Seq, r.Error, i, want)
+		}
+	}
+}

@@ -25,7 +25,10 @@ type event struct {
 // sixteenth of a second wait in buckets and join the heap when their
 // bucket comes up. The memory of the heap and the buckets is reused: once
 // it has grown to the peak number of pending events, scheduling allocates
-// nothing. The zero value is ready to use.
+// nothing. A bucket is a list of fixed-size chunks from one shared free
+// list, so the buckets hold about as much memory as they hold events (an
+// array per bucket would keep the largest burst's size in every bucket it
+// is reused for). The zero value is ready to use.
 type Engine struct {
 	now    time.Duration
 	seq    uint64
@@ -39,17 +42,29 @@ type Engine struct {
 	// times of a hundred thousand users would make it deep and cold).
 	// Events past the ring go to the heap at once. The order events fire
 	// in is the heap's either way: (at, seq).
-	far     [farBuckets][]event
-	farN    int       // events in far
-	spare   [][]event // emptied buckets' arrays, for the next bucket to fill
-	moved   int64     // the bucket whose events are all in the heap
-	started bool      // moved has been set from the clock
+	far     [farBuckets]bucket
+	farN    int    // events in far
+	spare   *chunk // emptied buckets' chunks, for the next buckets to fill
+	chunks  int    // chunks made
+	moved   int64  // the bucket whose events are all in the heap
+	started bool   // moved has been set from the clock
+}
+
+// bucket is a list of chunks, filled in scheduling order.
+type bucket struct{ head, tail *chunk }
+
+// chunk holds up to chunkEvents events of a bucket.
+type chunk struct {
+	events [chunkEvents]event
+	n      int
+	next   *chunk
 }
 
 // Far-future buckets: 1/16 s wide, 4,096 of them (256 s ahead).
 const (
 	bucketWidth = time.Second / 16
 	farBuckets  = 4096
+	chunkEvents = 32
 )
 
 // Delay is a queue of events that all fall due a fixed time after they
@@ -127,10 +142,23 @@ func (e *Engine) At(at time.Duration, a Actor, tag uint64) {
 	}
 	if k := int64(at / bucketWidth); k > e.moved && k-e.moved < farBuckets {
 		b := &e.far[k%farBuckets]
-		if cap(*b) == 0 && len(e.spare) > 0 {
-			*b, e.spare = e.spare[len(e.spare)-1], e.spare[:len(e.spare)-1]
+		if b.tail == nil || b.tail.n == chunkEvents {
+			c := e.spare
+			if c != nil {
+				e.spare, c.next = c.next, nil
+			} else {
+				c = new(chunk)
+				e.chunks++
+			}
+			if b.tail == nil {
+				b.head = c
+			} else {
+				b.tail.next = c
+			}
+			b.tail = c
 		}
-		*b = append(*b, event{at: at, seq: e.seq, a: a, tag: tag})
+		b.tail.events[b.tail.n] = event{at: at, seq: e.seq, a: a, tag: tag}
+		b.tail.n++
 		e.farN++
 		return
 	}
@@ -143,20 +171,21 @@ func (e *Engine) push(x event) {
 }
 
 // advance moves the next bucket's events into the heap, which then
-// orders them with the others, and keeps the bucket's array for reuse.
+// orders them with the others, and keeps the bucket's chunks for reuse.
 func (e *Engine) advance() {
 	e.moved++
 	b := &e.far[e.moved%farBuckets]
-	if cap(*b) == 0 {
-		return
+	for c := b.head; c != nil; {
+		for i := range c.n {
+			e.push(c.events[i])
+			c.events[i] = event{}
+		}
+		e.farN -= c.n
+		next := c.next
+		c.n, c.next, e.spare = 0, e.spare, c
+		c = next
 	}
-	for i := range *b {
-		e.push((*b)[i])
-		(*b)[i] = event{}
-	}
-	e.farN -= len(*b)
-	e.spare = append(e.spare, (*b)[:0])
-	*b = nil
+	*b = bucket{}
 }
 
 // After schedules a.Act(now+d, tag).
