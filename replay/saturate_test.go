@@ -153,7 +153,7 @@ func saturateOptions(t *testing.T, url string, start, step, top float64, d time.
 // In virtual time (virtual_test.go): the pool's capacity, the pacer and
 // every latency are exact whatever the machine's load.
 func TestSaturateFindsCapacity(t *testing.T) {
-	addr := reachable(t)
+	addr := memnet.Reachable(t)
 	synctest.Test(t, func(t *testing.T) { testSaturateFindsCapacity(t, addr) })
 }
 
@@ -237,7 +237,7 @@ func testSaturateFindsCapacity(t *testing.T, addr string) {
 
 // In virtual time, as TestSaturateFindsCapacity.
 func TestSaturateRateLimitOnset(t *testing.T) {
-	addr := reachable(t)
+	addr := memnet.Reachable(t)
 	synctest.Test(t, func(t *testing.T) { testSaturateRateLimitOnset(t, addr) })
 }
 

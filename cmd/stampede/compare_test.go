@@ -35,7 +35,7 @@ func fixedHandler(d time.Duration) http.Handler {
 // In virtual time (virtual_test.go): each run's latencies are its
 // target's service time exactly, whatever the machine's load.
 func TestCompareFlagsASlowerTarget(t *testing.T) {
-	target := reachableURL(t)
+	target := "http://" + memnet.Reachable(t)
 	synctest.Test(t, func(t *testing.T) { testCompareFlagsASlowerTarget(t, target) })
 }
 

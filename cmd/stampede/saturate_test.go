@@ -118,7 +118,7 @@ func workerPool(workers int, service time.Duration) http.Handler {
 // In virtual time (virtual_test.go): the pool's capacity and every latency
 // are exact whatever the machine's load.
 func TestSaturateURLEndToEnd(t *testing.T) {
-	target := reachableURL(t)
+	target := "http://" + memnet.Reachable(t)
 	synctest.Test(t, func(t *testing.T) { testSaturateURLEndToEnd(t, target) })
 }
 

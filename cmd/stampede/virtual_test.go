@@ -11,28 +11,7 @@ import (
 // line run it in a testing/synctest bubble, the target served on an
 // in-memory network (internal/memnet): the run's figures are then exact
 // whatever the machine's load. Only the engine's reachability check dials
-// a real loopback listener, made outside the bubble by reachableURL.
-
-// reachableURL listens on loopback, outside any bubble, accepting and
-// closing connections until the test ends, and returns its URL.
-func reachableURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return "http://" + ln.Addr().String()
-}
+// a real loopback listener, made outside the bubble by memnet.Reachable.
 
 // cliVia is cli with the engine's connections made by dial.
 func cliVia(t *testing.T, dial func(ctx context.Context, network, addr string) (net.Conn, error), args ...string) (int, string, string) {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -80,4 +81,27 @@ func Serve(h http.Handler) (dial func(ctx context.Context, network, addr string)
 		srv.Close()
 		<-served
 	}
+}
+
+// Reachable listens on loopback, outside any bubble, accepting and closing
+// connections until the test ends, and returns its host:port: the address
+// the engine's reachability check dials before a run whose requests go
+// over the in-memory network.
+func Reachable(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	tb.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
 }
