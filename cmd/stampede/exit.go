@@ -92,3 +92,18 @@ func errorText(err error) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// ended maps how a run, a search or a simulation ended to what its command
+// returns: an error writing its output first, then an interruption (exit
+// 130), then a lost gate (exit 3).
+func ended(err error, interrupted, passed bool) error {
+	switch {
+	case err != nil:
+		return err
+	case interrupted:
+		return errInterrupted
+	case !passed:
+		return errGateFailed
+	}
+	return nil
+}

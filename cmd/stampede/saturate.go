@@ -174,15 +174,7 @@ func saturateRun(ctx context.Context, st *state, o *saturateOptions) error {
 			_, err = fmt.Fprintf(st.stdout, "\nrun folder: %s\n", out.Dir)
 		}
 	}
-	switch {
-	case err != nil:
-		return err
-	case out.Interrupted:
-		return errInterrupted
-	case !out.Summary.Passed():
-		return errGateFailed
-	}
-	return nil
+	return ended(err, out.Interrupted, out.Summary.Passed())
 }
 
 // searchOptions reads the plan's flags and checks the plan before anything

@@ -134,13 +134,5 @@ func simSaturateRun(ctx context.Context, st *state, o *simSaturateOptions, timeS
 			_, err = fmt.Fprintf(st.stdout, "\nrun folder: %s\n", dir)
 		}
 	}
-	switch {
-	case err != nil:
-		return err
-	case out.Interrupted:
-		return errInterrupted
-	case !out.Summary.Passed():
-		return errGateFailed
-	}
-	return nil
+	return ended(err, out.Interrupted, out.Summary.Passed())
 }

@@ -233,13 +233,5 @@ func simulateRun(ctx context.Context, st *state, o *simulateOptions, timeSet, ra
 				time.Duration(out.Summary.DurationS*float64(time.Second)), sc.Name, elapsed.Round(time.Millisecond), out.Events, dir)
 		}
 	}
-	switch {
-	case err != nil:
-		return err
-	case out.Summary.Interrupted:
-		return errInterrupted
-	case !out.Summary.Passed():
-		return errGateFailed
-	}
-	return nil
+	return ended(err, out.Summary.Interrupted, out.Summary.Passed())
 }
