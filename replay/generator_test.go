@@ -209,6 +209,18 @@ func TestDueMeter(t *testing.T) {
 	if got := m.rate(time.Minute); got != 110 {
 		t.Errorf("rate over all = %v, want 110", got)
 	}
+
+	// Ticks a window apart, each a little early or late as a ticker's
+	// are: the rate is over the last tick's window, not two of them.
+	var j dueMeter
+	j.observe(t0, 0)
+	for i, jitter := range []time.Duration{-time.Millisecond, time.Millisecond, 0} {
+		k := time.Duration(i + 1)
+		j.observe(t0.Add(k*5*time.Second+jitter), int64(k*k*500)) // 500, 2000, 4500 due
+	}
+	if got, want := j.rate(5*time.Second), 2500/(4999*time.Millisecond).Seconds(); got != want {
+		t.Errorf("rate over a 5 s window of jittered ticks = %v, want %v (the last tick's)", got, want)
+	}
 }
 
 // While the target holds every response for seconds, nothing has ended yet;
